@@ -1,0 +1,15 @@
+// CRC32C (Castagnoli), used to frame pack records and footers. None of the
+// project's dependencies exports it; it uses the SSE4.2 instruction when the
+// CPU has it and a table otherwise.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ckptfs::crc32c {
+
+// Extends `crc` (the CRC32C of earlier bytes, 0 to start) over data[0..n).
+uint32_t Extend(uint32_t crc, const void* data, size_t n);
+inline uint32_t Value(const void* data, size_t n) { return Extend(0, data, n); }
+
+}  // namespace ckptfs::crc32c

@@ -1,0 +1,108 @@
+// Env: the one interface through which codec/ and fs/ touch files.
+//
+// The POSIX implementation is Env::Default(). FaultInjectionEnv (fault_env.h)
+// wraps any Env to simulate a full disk or failing syncs, so ENOSPC and crash
+// tests need no root tricks.
+//
+// Thread safety: Env methods are thread-safe. RandomAccessFile::ReadAt and
+// RandomRWFile::ReadAt/WriteAt are thread-safe (pread/pwrite). WritableFile is
+// not: one writer owns it.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace ckptfs {
+
+using ByteSpan = std::span<const std::byte>;
+using MutableByteSpan = std::span<std::byte>;
+
+// Append-only file. Invariant: after the first failed Append or Sync the file
+// stays broken and every later call returns that first error, so a torn
+// record is never followed by a good one.
+class WritableFile {
+ public:
+  virtual ~WritableFile() = default;
+  virtual Status Append(ByteSpan data) = 0;  // a short write is an error
+  virtual Status Sync() = 0;                 // fdatasync
+  virtual Status Close() = 0;                // idempotent; the destructor closes too
+  virtual uint64_t Size() const = 0;         // bytes appended, including the pre-existing size
+  virtual const std::string& path() const = 0;
+};
+
+class RandomAccessFile {
+ public:
+  virtual ~RandomAccessFile() = default;
+  // Reads up to out.size() bytes at `offset`; *got is less only at EOF.
+  virtual Status ReadAt(uint64_t offset, MutableByteSpan out, size_t* got) const = 0;
+  virtual Result<uint64_t> Size() const = 0;
+  virtual const std::string& path() const = 0;
+};
+
+// Read-write file with holes, used for the random-write overlay in staging/.
+class RandomRWFile {
+ public:
+  virtual ~RandomRWFile() = default;
+  virtual Status WriteAt(uint64_t offset, ByteSpan data) = 0;
+  virtual Status ReadAt(uint64_t offset, MutableByteSpan out, size_t* got) const = 0;
+  virtual Status Truncate(uint64_t size) = 0;
+  virtual Status Sync() = 0;
+  virtual const std::string& path() const = 0;
+};
+
+// Held while alive; released on destruction.
+class FileLock {
+ public:
+  virtual ~FileLock() = default;
+};
+
+struct FsSpace {
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;   // available to unprivileged users
+  uint64_t block_size = 4096;
+  uint64_t total_inodes = 0;
+  uint64_t free_inodes = 0;
+};
+
+class Env {
+ public:
+  virtual ~Env() = default;
+  static Env* Default();
+
+  // Opens for appending, creating the file if needed; truncates when asked.
+  virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                                bool truncate) = 0;
+  virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
+      const std::string& path) = 0;
+  // Creates (or truncates) a read-write file.
+  virtual Result<std::unique_ptr<RandomRWFile>> NewRandomRWFile(const std::string& path) = 0;
+
+  virtual Status CreateDir(const std::string& path) = 0;  // ok if it exists
+  virtual Status RemoveFile(const std::string& path) = 0;
+  virtual Status RemoveDir(const std::string& path) = 0;
+  virtual Status Rename(const std::string& from, const std::string& to) = 0;
+  virtual Status SyncDir(const std::string& path) = 0;
+  virtual bool FileExists(const std::string& path) = 0;
+  virtual Result<uint64_t> GetFileSize(const std::string& path) = 0;
+  virtual Result<std::vector<std::string>> GetChildren(const std::string& dir) = 0;
+  virtual Result<FsSpace> GetSpace(const std::string& path) = 0;
+  // Non-blocking exclusive flock(); Busy when another process holds it.
+  virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
+
+  // Publishes `data` at `path` crash-safely: write a temp file, sync, rename,
+  // sync the directory. Readers see the old or the new content, never a mix.
+  Status WriteFileAtomic(const std::string& path, ByteSpan data);
+  Result<std::string> ReadFileToString(const std::string& path);
+};
+
+inline ByteSpan AsBytes(std::string_view s) {
+  return {reinterpret_cast<const std::byte*>(s.data()), s.size()};
+}
+
+}  // namespace ckptfs

@@ -1,0 +1,262 @@
+// POSIX implementation of Env.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <atomic>
+
+#include "base/env.h"
+#include "base/unique_fd.h"
+
+namespace ckptfs {
+namespace {
+
+Status WriteAll(int fd, const std::string& path, ByteSpan data, const off_t* offset) {
+  size_t done = 0;
+  while (done < data.size()) {
+    ssize_t n = offset ? ::pwrite(fd, data.data() + done, data.size() - done, *offset + done)
+                       : ::write(fd, data.data() + done, data.size() - done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("write " + path, errno);
+    }
+    if (n == 0) return Status::FromErrno("write " + path, EIO);
+    done += static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+Status ReadAtFd(int fd, const std::string& path, uint64_t offset, MutableByteSpan out,
+                size_t* got) {
+  size_t done = 0;
+  while (done < out.size()) {
+    ssize_t n = ::pread(fd, out.data() + done, out.size() - done, offset + done);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("read " + path, errno);
+    }
+    if (n == 0) break;
+    done += static_cast<size_t>(n);
+  }
+  *got = done;
+  return Status::OK();
+}
+
+class PosixWritableFile final : public WritableFile {
+ public:
+  PosixWritableFile(std::string path, UniqueFd fd, uint64_t size)
+      : path_(std::move(path)), fd_(std::move(fd)), size_(size) {}
+  ~PosixWritableFile() override { (void)Close(); }
+
+  Status Append(ByteSpan data) override {
+    if (!error_.ok()) return error_;
+    if (!fd_.valid()) return Status::InvalidArgument("append to closed file " + path_);
+    Status s = WriteAll(fd_.get(), path_, data, nullptr);
+    if (!s.ok()) return error_ = s;
+    size_ += data.size();
+    return s;
+  }
+  Status Sync() override {
+    if (!error_.ok()) return error_;
+    if (::fdatasync(fd_.get()) != 0) return error_ = Status::FromErrno("fdatasync " + path_, errno);
+    return Status::OK();
+  }
+  Status Close() override {
+    if (fd_.valid() && fd_.reset() != 0 && error_.ok())
+      error_ = Status::FromErrno("close " + path_, errno);
+    return error_;
+  }
+  uint64_t Size() const override { return size_; }
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+  uint64_t size_;
+  Status error_;
+};
+
+class PosixRandomAccessFile final : public RandomAccessFile {
+ public:
+  PosixRandomAccessFile(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  Status ReadAt(uint64_t offset, MutableByteSpan out, size_t* got) const override {
+    return ReadAtFd(fd_.get(), path_, offset, out, got);
+  }
+  Result<uint64_t> Size() const override {
+    struct stat st;
+    if (::fstat(fd_.get(), &st) != 0) return Status::FromErrno("stat " + path_, errno);
+    return static_cast<uint64_t>(st.st_size);
+  }
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+};
+
+class PosixRandomRWFile final : public RandomRWFile {
+ public:
+  PosixRandomRWFile(std::string path, UniqueFd fd) : path_(std::move(path)), fd_(std::move(fd)) {}
+  Status WriteAt(uint64_t offset, ByteSpan data) override {
+    off_t off = static_cast<off_t>(offset);
+    return WriteAll(fd_.get(), path_, data, &off);
+  }
+  Status ReadAt(uint64_t offset, MutableByteSpan out, size_t* got) const override {
+    return ReadAtFd(fd_.get(), path_, offset, out, got);
+  }
+  Status Truncate(uint64_t size) override {
+    if (::ftruncate(fd_.get(), static_cast<off_t>(size)) != 0)
+      return Status::FromErrno("truncate " + path_, errno);
+    return Status::OK();
+  }
+  Status Sync() override {
+    if (::fdatasync(fd_.get()) != 0) return Status::FromErrno("fdatasync " + path_, errno);
+    return Status::OK();
+  }
+  const std::string& path() const override { return path_; }
+
+ private:
+  std::string path_;
+  UniqueFd fd_;
+};
+
+class PosixFileLock final : public FileLock {
+ public:
+  explicit PosixFileLock(UniqueFd fd) : fd_(std::move(fd)) {}
+  ~PosixFileLock() override { ::flock(fd_.get(), LOCK_UN); }
+
+ private:
+  UniqueFd fd_;
+};
+
+class PosixEnv final : public Env {
+ public:
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                        bool truncate) override {
+    int flags = O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | (truncate ? O_TRUNC : 0);
+    UniqueFd fd(::open(path.c_str(), flags, 0644));
+    if (!fd.valid()) return Status::FromErrno("open " + path, errno);
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return Status::FromErrno("stat " + path, errno);
+    return std::unique_ptr<WritableFile>(
+        new PosixWritableFile(path, std::move(fd), static_cast<uint64_t>(st.st_size)));
+  }
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) return Status::FromErrno("open " + path, errno);
+    return std::unique_ptr<RandomAccessFile>(new PosixRandomAccessFile(path, std::move(fd)));
+  }
+  Result<std::unique_ptr<RandomRWFile>> NewRandomRWFile(const std::string& path) override {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+    if (!fd.valid()) return Status::FromErrno("open " + path, errno);
+    return std::unique_ptr<RandomRWFile>(new PosixRandomRWFile(path, std::move(fd)));
+  }
+  Status CreateDir(const std::string& path) override {
+    if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST)
+      return Status::FromErrno("mkdir " + path, errno);
+    return Status::OK();
+  }
+  Status RemoveFile(const std::string& path) override {
+    if (::unlink(path.c_str()) != 0) return Status::FromErrno("unlink " + path, errno);
+    return Status::OK();
+  }
+  Status RemoveDir(const std::string& path) override {
+    if (::rmdir(path.c_str()) != 0) return Status::FromErrno("rmdir " + path, errno);
+    return Status::OK();
+  }
+  Status Rename(const std::string& from, const std::string& to) override {
+    if (::rename(from.c_str(), to.c_str()) != 0)
+      return Status::FromErrno("rename " + from + " -> " + to, errno);
+    return Status::OK();
+  }
+  Status SyncDir(const std::string& path) override {
+    UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.valid()) return Status::FromErrno("open " + path, errno);
+    if (::fsync(fd.get()) != 0) return Status::FromErrno("fsync " + path, errno);
+    return Status::OK();
+  }
+  bool FileExists(const std::string& path) override { return ::access(path.c_str(), F_OK) == 0; }
+  Result<uint64_t> GetFileSize(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return Status::FromErrno("stat " + path, errno);
+    return static_cast<uint64_t>(st.st_size);
+  }
+  Result<std::vector<std::string>> GetChildren(const std::string& dir) override {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return Status::FromErrno("opendir " + dir, errno);
+    std::vector<std::string> out;
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") out.push_back(std::move(name));
+    }
+    ::closedir(d);
+    return out;
+  }
+  Result<FsSpace> GetSpace(const std::string& path) override {
+    struct statvfs sv;
+    if (::statvfs(path.c_str(), &sv) != 0) return Status::FromErrno("statvfs " + path, errno);
+    FsSpace s;
+    s.block_size = sv.f_frsize;
+    s.total_bytes = static_cast<uint64_t>(sv.f_blocks) * sv.f_frsize;
+    s.free_bytes = static_cast<uint64_t>(sv.f_bavail) * sv.f_frsize;
+    s.total_inodes = sv.f_files;
+    s.free_inodes = sv.f_favail;
+    return s;
+  }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
+    UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (!fd.valid()) return Status::FromErrno("open " + path, errno);
+    if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+      if (errno == EWOULDBLOCK)
+        return Status::Busy(path + " is locked by another ckptfs process (a mounted daemon or a "
+                            "running command); unmount or wait for it");
+      return Status::FromErrno("flock " + path, errno);
+    }
+    return std::unique_ptr<FileLock>(new PosixFileLock(std::move(fd)));
+  }
+};
+
+}  // namespace
+
+Env* Env::Default() {
+  static PosixEnv env;
+  return &env;
+}
+
+Status Env::WriteFileAtomic(const std::string& path, ByteSpan data) {
+  static std::atomic<uint64_t> seq{0};
+  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(seq++);
+  {
+    CKPTFS_ASSIGN_OR_RETURN(auto f, NewWritableFile(tmp, /*truncate=*/true));
+    Status s = f->Append(data);
+    if (s.ok()) s = f->Sync();
+    if (s.ok()) s = f->Close();
+    if (!s.ok()) {
+      (void)RemoveFile(tmp);
+      return s;
+    }
+  }
+  Status s = Rename(tmp, path);
+  if (!s.ok()) {
+    (void)RemoveFile(tmp);
+    return s;
+  }
+  auto slash = path.find_last_of('/');
+  return SyncDir(slash == std::string::npos ? "." : (slash == 0 ? "/" : path.substr(0, slash)));
+}
+
+Result<std::string> Env::ReadFileToString(const std::string& path) {
+  CKPTFS_ASSIGN_OR_RETURN(auto f, NewRandomAccessFile(path));
+  CKPTFS_ASSIGN_OR_RETURN(uint64_t size, f->Size());
+  std::string out(size, '\0');
+  size_t got = 0;
+  CKPTFS_RETURN_IF_ERROR(
+      f->ReadAt(0, {reinterpret_cast<std::byte*>(out.data()), out.size()}, &got));
+  out.resize(got);
+  return out;
+}
+
+}  // namespace ckptfs

@@ -1,0 +1,64 @@
+// FaultInjectionEnv: wraps an Env and injects the failures a storage system
+// must survive, without root or a real full disk.
+//
+//  - SetSpaceLimit(n): once n bytes in total have been written through this
+//    Env, further writes fail with ENOSPC (a write that crosses the limit
+//    writes nothing).
+//  - SetFailSync(true): every Sync() fails with EIO.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <limits>
+
+#include "base/env.h"
+
+namespace ckptfs {
+
+class FaultInjectionEnv final : public Env {
+ public:
+  explicit FaultInjectionEnv(Env* target) : target_(target) {}
+
+  void SetSpaceLimit(uint64_t bytes) { limit_ = bytes; }
+  void ClearSpaceLimit() { limit_ = std::numeric_limits<uint64_t>::max(); }
+  void SetFailSync(bool fail) { fail_sync_ = fail; }
+  uint64_t bytes_written() const { return written_; }
+
+  // Charges `n` bytes against the limit; false (and no charge) if it would exceed it.
+  bool Charge(uint64_t n);
+  bool fail_sync() const { return fail_sync_; }
+
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
+                                                        bool truncate) override;
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
+    return target_->NewRandomAccessFile(path);
+  }
+  Result<std::unique_ptr<RandomRWFile>> NewRandomRWFile(const std::string& path) override;
+  Status CreateDir(const std::string& p) override { return target_->CreateDir(p); }
+  Status RemoveFile(const std::string& p) override { return target_->RemoveFile(p); }
+  Status RemoveDir(const std::string& p) override { return target_->RemoveDir(p); }
+  Status Rename(const std::string& a, const std::string& b) override {
+    return target_->Rename(a, b);
+  }
+  Status SyncDir(const std::string& p) override {
+    if (fail_sync_) return Status::FromErrno("fsync " + p + " (injected)", EIO);
+    return target_->SyncDir(p);
+  }
+  bool FileExists(const std::string& p) override { return target_->FileExists(p); }
+  Result<uint64_t> GetFileSize(const std::string& p) override { return target_->GetFileSize(p); }
+  Result<std::vector<std::string>> GetChildren(const std::string& d) override {
+    return target_->GetChildren(d);
+  }
+  Result<FsSpace> GetSpace(const std::string& p) override { return target_->GetSpace(p); }
+  Result<std::unique_ptr<FileLock>> LockFile(const std::string& p) override {
+    return target_->LockFile(p);
+  }
+
+ private:
+  Env* target_;
+  std::atomic<uint64_t> limit_{std::numeric_limits<uint64_t>::max()};
+  std::atomic<uint64_t> written_{0};
+  std::atomic<bool> fail_sync_{false};
+};
+
+}  // namespace ckptfs

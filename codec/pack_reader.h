@@ -1,0 +1,42 @@
+// PackReader: reads and verifies records of one pack file.
+//
+// Thread-safe (pread). Every record read is checked: header magic and CRC,
+// chunk id matching the caller's expectation, and payload CRC32C. Any
+// mismatch is Corruption naming the pack path and offset.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/env.h"
+#include "codec/pack_writer.h"
+
+namespace ckptfs {
+
+class PackReader {
+ public:
+  static Result<std::unique_ptr<PackReader>> Open(Env* env, const std::string& path);
+
+  // Reads the payload of the record described by `entry` into *payload,
+  // verifying framing, id and CRC.
+  Status ReadPayload(const PackEntry& entry, std::vector<std::byte>* payload) const;
+
+  // The footer index of a sealed pack; NotFound if the pack has no valid
+  // footer (unsealed or torn), Corruption if the footer is damaged.
+  Result<std::vector<PackEntry>> ReadFooter() const;
+  // Walks records from the start and returns every complete, valid one; stops
+  // at the first invalid or incomplete record (a torn tail) or at the footer.
+  // *valid_end is set to the end of the last good record.
+  Result<std::vector<PackEntry>> Scan(uint64_t* valid_end) const;
+
+  uint32_t pack_id() const { return pack_id_; }
+  const std::string& path() const { return file_->path(); }
+
+ private:
+  explicit PackReader(std::unique_ptr<RandomAccessFile> file) : file_(std::move(file)) {}
+  std::unique_ptr<RandomAccessFile> file_;
+  uint32_t pack_id_ = 0;
+};
+
+}  // namespace ckptfs

@@ -1,0 +1,1 @@
+# placeholder: the SQLite metadata library is defined here
