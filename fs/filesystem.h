@@ -1,0 +1,151 @@
+// Filesystem: POSIX semantics over a ckptfs store, independent of FUSE.
+//
+// The FUSE adapter (fs/fuse_adapter.cc) and the CLI (import/export) are thin
+// callers of this class; everything a kernel mount does can be exercised in a
+// unit test through it. Methods mirror the FUSE low-level operations: they
+// take inode numbers and open-file handles, and return Status values whose
+// err() is the errno to reply with.
+//
+// Durability contract (docs/ARCHITECTURE.md):
+//   - Flush()/Release() commit the file: its extents become visible to every
+//     reader and survive a daemon crash.
+//   - Fsync() also makes them survive power loss: pack data is fdatasync'ed
+//     before the metadata commit that references it, then the commit is synced.
+//   - Namespace operations (create, rename, unlink, ...) are single metadata
+//     transactions, hence atomic.
+//
+// Thread safety: all methods are thread-safe.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/env.h"
+#include "base/status.h"
+#include "fs/metadata.h"
+#include "fs/store_config.h"
+
+namespace ckptfs {
+
+struct StoreOptions {
+  Env* env = nullptr;                  // nullptr: Env::Default()
+  uint64_t cache_bytes = 256ull << 20;  // decompressed chunk cache
+  unsigned workers = 0;                 // hash/compress threads; 0: hardware concurrency
+  uint32_t readahead_chunks = 4;
+  bool read_only = false;
+  // Called with (path, message) whenever a read finds corrupt data, so the
+  // daemon can log which file is affected.
+  std::function<void(const std::string&, const std::string&)> on_corruption;
+};
+
+struct InitOptions {
+  ChunkerParams chunker;
+  CompressionOptions compression;
+  uint32_t root_uid = 0, root_gid = 0;
+};
+
+// Open-file handle returned by Open/Create. Opaque to callers.
+using FileHandle = uint64_t;
+
+struct FsckReport {
+  uint64_t chunks_checked = 0;
+  uint64_t bytes_checked = 0;
+  std::vector<std::string> errors;          // one line per bad chunk/record
+  std::vector<std::string> affected_files;  // paths, sorted, unique
+  bool ok() const { return errors.empty(); }
+};
+
+struct GcReport {
+  uint64_t chunks_deleted = 0;
+  uint64_t packs_compacted = 0;
+  uint64_t packs_deleted = 0;
+  uint64_t bytes_reclaimed = 0;  // pack file bytes freed on disk
+};
+
+// Progress callback for long operations: (done, total) in bytes or items.
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+
+class Filesystem {
+ public:
+  // Creates a store in `dir` (which must be missing or empty).
+  static Status Init(const std::string& dir, const InitOptions& options, Env* env = nullptr);
+  // Opens a store, taking its lock. Errors name the store path and the cause
+  // (NotFound: not a store; Busy: locked; Version: too new; Corruption).
+  static Result<std::unique_ptr<Filesystem>> Open(const std::string& dir,
+                                                  const StoreOptions& options);
+  virtual ~Filesystem() = default;
+
+  // --- namespace ---
+  virtual Result<InodeAttr> Lookup(Ino parent, std::string_view name) = 0;
+  virtual Result<InodeAttr> GetAttr(Ino ino) = 0;
+  // `fh` is the open handle when the kernel passes one (ftruncate).
+  virtual Result<InodeAttr> SetAttr(Ino ino, const InodeAttr& values, uint32_t mask,
+                                    std::optional<FileHandle> fh) = 0;
+  virtual Result<InodeAttr> Mkdir(Ino parent, std::string_view name, uint32_t mode, uint32_t uid,
+                                  uint32_t gid) = 0;
+  virtual Result<InodeAttr> Mknod(Ino parent, std::string_view name, uint32_t mode, uint64_t rdev,
+                                  uint32_t uid, uint32_t gid) = 0;
+  virtual Result<InodeAttr> Symlink(Ino parent, std::string_view name, std::string_view target,
+                                    uint32_t uid, uint32_t gid) = 0;
+  virtual Result<std::string> ReadLink(Ino ino) = 0;
+  virtual Result<InodeAttr> Link(Ino ino, Ino new_parent, std::string_view new_name) = 0;
+  virtual Status Unlink(Ino parent, std::string_view name) = 0;
+  virtual Status Rmdir(Ino parent, std::string_view name) = 0;
+  virtual Status Rename(Ino old_parent, std::string_view old_name, Ino new_parent,
+                        std::string_view new_name, unsigned flags) = 0;
+  // Entries after `after_name`, at most `limit`, with attributes.
+  virtual Result<std::vector<std::pair<DirEntry, InodeAttr>>> ReadDir(Ino dir,
+                                                                       std::string_view after_name,
+                                                                       size_t limit) = 0;
+
+  // --- files ---
+  // Creates and opens parent/name. O_EXCL semantics: Exists if present and
+  // `flags` has O_EXCL; otherwise opens the existing file (with O_TRUNC).
+  virtual Result<std::pair<InodeAttr, FileHandle>> Create(Ino parent, std::string_view name,
+                                                          uint32_t mode, int flags, uint32_t uid,
+                                                          uint32_t gid) = 0;
+  virtual Result<FileHandle> Open(Ino ino, int flags) = 0;
+  // Short only at EOF.
+  virtual Result<size_t> Read(FileHandle fh, uint64_t offset, std::span<std::byte> out) = 0;
+  // Writes all of `data` at `offset` (or at EOF for O_APPEND handles).
+  virtual Result<size_t> Write(FileHandle fh, uint64_t offset, ByteSpan data) = 0;
+  virtual Status Flush(FileHandle fh) = 0;
+  virtual Status Fsync(FileHandle fh, bool datasync) = 0;
+  virtual Status Release(FileHandle fh) = 0;
+  // Clones the extents of [off_in, off_in+len) of `in` into `out` at
+  // `off_out`; writes no chunk data. Returns bytes copied (clipped at EOF).
+  virtual Result<size_t> CopyFileRange(FileHandle in, uint64_t off_in, FileHandle out,
+                                       uint64_t off_out, size_t len) = 0;
+  // Whether the file changed since the handle's inode was last opened, for
+  // FUSE keep_cache.
+  virtual bool KeepCache(FileHandle fh) = 0;
+
+  // --- xattrs ---
+  virtual Result<std::string> GetXattr(Ino ino, std::string_view name) = 0;
+  virtual Status SetXattr(Ino ino, std::string_view name, std::string_view value, int flags) = 0;
+  virtual Result<std::vector<std::string>> ListXattr(Ino ino) = 0;
+  virtual Status RemoveXattr(Ino ino, std::string_view name) = 0;
+
+  // --- whole store ---
+  virtual Result<FsSpace> StatFs() = 0;  // backing fs capacity, store usage
+  virtual Result<StoreStats> Stats() = 0;
+  virtual Result<FsckReport> Fsck(const ProgressFn& progress) = 0;
+  virtual Result<GcReport> Gc(const ProgressFn& progress) = 0;
+  // Commits every open file's dirty state and syncs; used at unmount.
+  virtual Status SyncAll() = 0;
+
+  virtual const std::string& store_dir() const = 0;
+  virtual const StoreConfig& config() const = 0;
+};
+
+// Path helpers for the CLI (import/export/ls/rm): resolve "/a/b" from root.
+Result<InodeAttr> ResolvePath(Filesystem& fs, std::string_view path);
+
+}  // namespace ckptfs
