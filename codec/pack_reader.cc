@@ -1,0 +1,145 @@
+#include "codec/pack_reader.h"
+
+#include <string>
+
+#include "base/crc32c.h"
+#include "codec/pack_coding.h"
+
+namespace ckptfs {
+namespace {
+
+Status CorruptAt(const std::string& path, uint64_t offset, const std::string& what) {
+  return Status::Corruption("pack " + path + " offset " + std::to_string(offset) + ": " + what);
+}
+
+// Reads exactly out.size() bytes; *complete is false at a short read (EOF).
+Status ReadFull(const RandomAccessFile& f, uint64_t offset, std::span<std::byte> out,
+                bool* complete) {
+  size_t got = 0;
+  CKPTFS_RETURN_IF_ERROR(f.ReadAt(offset, out, &got));
+  *complete = got == out.size();
+  return Status::OK();
+}
+
+}  // namespace
+
+Result<std::unique_ptr<PackReader>> PackReader::Open(Env* env, const std::string& path) {
+  CKPTFS_ASSIGN_OR_RETURN(auto file, env->NewRandomAccessFile(path));
+  std::array<std::byte, pack::kPackHeaderSize> b;
+  bool complete = false;
+  CKPTFS_RETURN_IF_ERROR(ReadFull(*file, 0, b, &complete));
+  pack::PackHeader h;
+  if (!complete) return CorruptAt(path, 0, "file shorter than the pack header");
+  if (!pack::DecodePackHeader(b, &h)) return CorruptAt(path, 0, "bad pack header magic or CRC");
+  if (h.version > pack::kFormatVersion)
+    return Status::Version("pack " + path + ": format version " + std::to_string(h.version) +
+                           " is newer than this build (" + std::to_string(pack::kFormatVersion) +
+                           ")");
+  std::unique_ptr<PackReader> r(new PackReader(std::move(file)));
+  r->pack_id_ = h.pack_id;
+  return r;
+}
+
+Status PackReader::ReadPayload(const PackEntry& entry, std::vector<std::byte>* payload) const {
+  const std::string& p = path();
+  if (entry.stored_len > pack::kMaxChunkSize || entry.raw_len > pack::kMaxChunkSize)
+    return CorruptAt(p, entry.offset, "index entry lengths exceed the chunk size limit");
+  std::vector<std::byte> buf(pack::kRecordHeaderSize + entry.stored_len);
+  bool complete = false;
+  CKPTFS_RETURN_IF_ERROR(ReadFull(*file_, entry.offset, buf, &complete));
+  if (!complete) return CorruptAt(p, entry.offset, "record extends past the end of the pack");
+
+  pack::RecordHeader rec;
+  switch (pack::DecodeRecordHeader(std::span(buf).first<pack::kRecordHeaderSize>(), &rec)) {
+    case pack::RecordCheck::kOk: break;
+    case pack::RecordCheck::kBadMagic: return CorruptAt(p, entry.offset, "bad record magic");
+    case pack::RecordCheck::kBadCrc: return CorruptAt(p, entry.offset, "record header CRC mismatch");
+    case pack::RecordCheck::kBadFields:
+      return CorruptAt(p, entry.offset, "record header has an unknown codec or bad length");
+  }
+  if (rec.entry.id != entry.id)
+    return CorruptAt(p, entry.offset,
+                     "record holds chunk " + rec.entry.id.ToHex() + ", expected " + entry.id.ToHex());
+  if (rec.entry.raw_len != entry.raw_len || rec.entry.stored_len != entry.stored_len ||
+      rec.entry.codec != entry.codec)
+    return CorruptAt(p, entry.offset, "record lengths or codec differ from the index");
+  const auto body = std::span(buf).subspan(pack::kRecordHeaderSize);
+  if (crc32c::Value(body.data(), body.size()) != rec.payload_crc)
+    return CorruptAt(p, entry.offset, "payload CRC32C mismatch");
+  payload->assign(body.begin(), body.end());
+  return Status::OK();
+}
+
+Result<std::vector<PackEntry>> PackReader::ReadFooter() const {
+  const std::string& p = path();
+  CKPTFS_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+  if (size < pack::kPackHeaderSize + pack::kTrailerSize)
+    return Status::NotFound("pack " + p + ": no footer (too short to be sealed)");
+  const uint64_t trailer_at = size - pack::kTrailerSize;
+  std::array<std::byte, pack::kTrailerSize> tb;
+  bool complete = false;
+  CKPTFS_RETURN_IF_ERROR(ReadFull(*file_, trailer_at, tb, &complete));
+  pack::Trailer t;
+  if (!complete || !pack::DecodeTrailer(tb, &t))
+    return Status::NotFound("pack " + p + ": no footer (unsealed or torn)");
+
+  // The magic is there, so the pack claims to be sealed: from here on any
+  // inconsistency is damage, not an unfinished pack.
+  const uint64_t index_len = uint64_t{t.entry_count} * pack::kIndexEntrySize;
+  if (t.index_offset < pack::kPackHeaderSize || t.index_offset + index_len != trailer_at)
+    return CorruptAt(p, trailer_at, "footer trailer disagrees with the file size");
+  std::vector<std::byte> index(index_len);
+  CKPTFS_RETURN_IF_ERROR(ReadFull(*file_, t.index_offset, index, &complete));
+  if (!complete) return CorruptAt(p, t.index_offset, "footer index truncated");
+  if (crc32c::Value(index.data(), index.size()) != t.index_crc)
+    return CorruptAt(p, t.index_offset, "footer index CRC mismatch");
+
+  std::vector<PackEntry> entries;
+  entries.reserve(t.entry_count);
+  uint64_t expected = pack::kPackHeaderSize;  // records are contiguous, in index order
+  for (uint32_t i = 0; i < t.entry_count; ++i) {
+    PackEntry e = pack::DecodeIndexEntry(&index[i * pack::kIndexEntrySize]);
+    if (e.offset != expected || !pack::KnownCodec(static_cast<uint8_t>(e.codec)) ||
+        e.stored_len > pack::kMaxChunkSize || e.raw_len > pack::kMaxChunkSize)
+      return CorruptAt(p, t.index_offset + i * pack::kIndexEntrySize,
+                       "footer index entry " + std::to_string(i) + " is inconsistent");
+    expected = e.offset + pack::kRecordHeaderSize + e.stored_len;
+    entries.push_back(e);
+  }
+  if (expected != t.index_offset)
+    return CorruptAt(p, t.index_offset, "footer index does not cover the records exactly");
+  return entries;
+}
+
+Result<std::vector<PackEntry>> PackReader::Scan(uint64_t* valid_end) const {
+  CKPTFS_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+  // A sealed pack's records end where its index starts. A damaged footer is
+  // ignored here: the scan still recovers every record before it.
+  uint64_t limit = size;
+  if (auto footer = ReadFooter(); footer.ok()) {
+    limit = footer->empty() ? pack::kPackHeaderSize
+                            : footer->back().offset + pack::kRecordHeaderSize +
+                                  footer->back().stored_len;
+  }
+  std::vector<PackEntry> entries;
+  uint64_t off = pack::kPackHeaderSize;
+  std::vector<std::byte> payload;
+  while (off + pack::kRecordHeaderSize <= limit) {
+    std::array<std::byte, pack::kRecordHeaderSize> hb;
+    bool complete = false;
+    CKPTFS_RETURN_IF_ERROR(ReadFull(*file_, off, hb, &complete));
+    pack::RecordHeader rec;
+    if (!complete || pack::DecodeRecordHeader(hb, &rec) != pack::RecordCheck::kOk) break;
+    if (off + pack::kRecordHeaderSize + rec.entry.stored_len > limit) break;
+    payload.resize(rec.entry.stored_len);
+    CKPTFS_RETURN_IF_ERROR(ReadFull(*file_, off + pack::kRecordHeaderSize, payload, &complete));
+    if (!complete || crc32c::Value(payload.data(), payload.size()) != rec.payload_crc) break;
+    rec.entry.offset = off;
+    entries.push_back(rec.entry);
+    off += pack::kRecordHeaderSize + rec.entry.stored_len;
+  }
+  *valid_end = off;
+  return entries;
+}
+
+}  // namespace ckptfs
