@@ -1,0 +1,416 @@
+#include "fs/chunk_store.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+
+#include "base/unique_fd.h"
+
+namespace ckptfs {
+
+ChunkStore::ChunkStore(Env* env, std::string dir, MetadataStore* meta, const StoreConfig& config,
+                       const Options& options, ThreadPool* pool, ChunkHasher hasher)
+    : env_(env),
+      dir_(std::move(dir)),
+      meta_(meta),
+      config_(config),
+      options_(options),
+      pool_(pool),
+      hasher_(std::move(hasher)),
+      compressor_(config.compression),
+      cache_(options.cache_bytes) {}
+
+ChunkStore::~ChunkStore() { (void)Close(); }
+
+std::string ChunkStore::PackPath(uint32_t id) const {
+  char name[32];
+  std::snprintf(name, sizeof(name), "%08x.pack", id);
+  return dir_ + "/packs/" + name;
+}
+
+Result<std::unique_ptr<ChunkStore>> ChunkStore::Open(Env* env, const std::string& store_dir,
+                                                     MetadataStore* meta,
+                                                     const StoreConfig& config,
+                                                     const Options& options, ThreadPool* pool) {
+  CKPTFS_ASSIGN_OR_RETURN(ChunkHasher hasher, ChunkHasher::Create(config.hash_secret));
+  std::unique_ptr<ChunkStore> cs(
+      new ChunkStore(env, store_dir, meta, config, options, pool, std::move(hasher)));
+  uint32_t max_id = 0;
+  CKPTFS_ASSIGN_OR_RETURN(auto packs, meta->ListPacks());
+  for (const auto& p : packs) max_id = std::max(max_id, p.pack_id);
+  // A pack file may exist without a row if a crash hit between creating the
+  // file and recording it; never reuse its id.
+  auto files = env->GetChildren(store_dir + "/packs");
+  if (!files.ok()) return files.status();
+  for (const auto& f : *files) {
+    unsigned id = 0;
+    if (std::sscanf(f.c_str(), "%08x.pack", &id) == 1) max_id = std::max<uint32_t>(max_id, id);
+  }
+  cs->next_pack_id_ = max_id + 1;
+  return cs;
+}
+
+Status ChunkStore::OpenNewPackLocked() {
+  uint32_t id = next_pack_id_++;
+  PackInfo info;
+  info.pack_id = id;
+  // The row goes first: a pack file always has a row or is garbage that gc
+  // deletes by name, never a live pack the index forgot.
+  CKPTFS_RETURN_IF_ERROR(meta_->AddPack(info));
+  auto w = PackWriter::Create(env_, PackPath(id), id);
+  if (!w.ok()) {
+    (void)meta_->RemovePack(id);
+    return w.status();
+  }
+  active_ = std::move(w).value();
+  active_dirty_ = false;
+  return Status::OK();
+}
+
+Result<PutResult> ChunkStore::Put(ByteSpan raw) {
+  if (options_.read_only) return Status::Errno(EROFS, "store is mounted read-only");
+  ChunkId id = hasher_.Hash(raw);
+  std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.puts++;
+    stats_.bytes_in += raw.size();
+    if (auto it = pending_.find(id); it != pending_.end()) {
+      holds_[id]++;
+      stats_.dedup_hits++;
+      return PutResult{it->second, false};
+    }
+  }
+  CKPTFS_ASSIGN_OR_RETURN(auto found, meta_->FindChunk(id));
+  if (found) {
+    std::lock_guard<std::mutex> l(mu_);
+    holds_[id]++;
+    stats_.dedup_hits++;
+    return PutResult{*found, false};
+  }
+  CompressedChunk c = compressor_.Compress(raw);
+  std::lock_guard<std::mutex> l(mu_);
+  if (auto it = pending_.find(id); it != pending_.end()) {  // raced with an identical Put
+    holds_[id]++;
+    stats_.dedup_hits++;
+    return PutResult{it->second, false};
+  }
+  if (!active_ || active_->size() >= config_.pack_target_size) {
+    if (active_) {
+      CKPTFS_RETURN_IF_ERROR(active_->Seal());
+      PackInfo info{active_->pack_id(), active_->size(), true, 0, 0};
+      CKPTFS_RETURN_IF_ERROR(meta_->UpdatePack(info));
+      active_.reset();
+    }
+    CKPTFS_RETURN_IF_ERROR(OpenNewPackLocked());
+  }
+  auto entry = active_->Add(id, c.codec, static_cast<uint32_t>(raw.size()), c.payload);
+  if (!entry.ok()) {
+    // The writer is now broken; the next Put starts a fresh pack so one full
+    // disk episode does not poison the store after space is freed.
+    Status st = entry.status();
+    active_.reset();
+    return st;
+  }
+  active_dirty_ = true;
+  ChunkLocation loc;
+  loc.id = id;
+  loc.pack_id = active_->pack_id();
+  loc.offset = entry->offset;
+  loc.raw_len = entry->raw_len;
+  loc.stored_len = entry->stored_len;
+  loc.codec = entry->codec;
+  pending_[id] = loc;
+  holds_[id]++;
+  stats_.bytes_written += c.payload.size();
+  return PutResult{loc, true};
+}
+
+void ChunkStore::Hold(const std::vector<ChunkId>& ids) {
+  std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& id : ids) holds_[id]++;
+}
+
+void ChunkStore::Release(const std::vector<ChunkId>& ids) {
+  std::lock_guard<std::mutex> l(mu_);
+  for (const auto& id : ids) {
+    auto it = holds_.find(id);
+    if (it == holds_.end()) continue;
+    if (--it->second == 0) {
+      holds_.erase(it);
+      pending_.erase(id);
+    }
+  }
+}
+
+Status ChunkStore::SyncData() {
+  std::lock_guard<std::mutex> s(sync_mu_);
+  std::string path;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!active_ || !active_dirty_) return Status::OK();
+    active_dirty_ = false;
+    path = active_->path();
+  }
+  // fdatasync through a second descriptor so Puts are not blocked meanwhile;
+  // it flushes the file's data whichever descriptor wrote it. If the pack was
+  // sealed and rotated in between, Seal() already synced it.
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return Status::FromErrno("open " + path, errno);
+  if (::fdatasync(fd.get()) != 0) {
+    std::lock_guard<std::mutex> l(mu_);
+    active_dirty_ = true;
+    return Status::FromErrno("fdatasync " + path, errno);
+  }
+  return Status::OK();
+}
+
+Result<std::optional<ChunkLocation>> ChunkStore::Locate(const ChunkId& id) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (auto it = pending_.find(id); it != pending_.end()) return std::optional(it->second);
+  }
+  return meta_->FindChunk(id);
+}
+
+Result<std::shared_ptr<PackReader>> ChunkStore::Reader(uint32_t pack_id) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (auto it = readers_.find(pack_id); it != readers_.end()) return it->second;
+  }
+  CKPTFS_ASSIGN_OR_RETURN(auto r, PackReader::Open(env_, PackPath(pack_id)));
+  std::shared_ptr<PackReader> shared(std::move(r));
+  std::lock_guard<std::mutex> l(mu_);
+  readers_.emplace(pack_id, shared);
+  return shared;
+}
+
+Result<ChunkBytes> ChunkStore::Load(const ChunkId& id) {
+  CKPTFS_ASSIGN_OR_RETURN(auto loc, Locate(id));
+  if (!loc) return Status::Corruption("chunk " + id.ToHex() + " is not in the chunk index");
+  CKPTFS_ASSIGN_OR_RETURN(auto reader, Reader(loc->pack_id));
+  PackEntry e{loc->id, loc->offset, loc->raw_len, loc->stored_len, loc->codec};
+  std::vector<std::byte> payload;
+  Status st = reader->ReadPayload(e, &payload);
+  if (!st.ok()) {
+    if (st.IsNotFound() || st.code() == Code::kIOError)
+      return Status::Corruption("chunk " + id.ToHex() + ": " + st.message());
+    return st;
+  }
+  auto raw = std::make_shared<std::vector<std::byte>>(loc->raw_len);
+  st = Compressor::Decompress(loc->codec, payload, *raw);
+  if (!st.ok())
+    return Status::Corruption("chunk " + id.ToHex() + " in " + reader->path() + ": " + st.message());
+  if (hasher_.Hash(*raw) != id)
+    return Status::Corruption("chunk " + id.ToHex() + " in " + reader->path() +
+                              ": content does not match its hash");
+  return ChunkBytes(std::move(raw));
+}
+
+Result<ChunkBytes> ChunkStore::Get(const ChunkId& id) {
+  if (ChunkBytes hit = cache_.Get(id)) {
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.gets++;
+    stats_.cache_hits++;
+    return hit;
+  }
+  // One load per chunk at a time: concurrent readers (and readahead) of the
+  // same chunk wait for the first.
+  std::shared_future<Result<ChunkBytes>> fut;
+  bool owner = false;
+  std::promise<Result<ChunkBytes>> promise;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    stats_.gets++;
+    if (auto it = inflight_.find(id); it != inflight_.end()) {
+      fut = it->second;
+    } else {
+      fut = promise.get_future().share();
+      inflight_.emplace(id, fut);
+      owner = true;
+    }
+  }
+  if (!owner) return fut.get();
+  Result<ChunkBytes> r = Load(id);
+  if (r.ok()) cache_.Put(id, *r);
+  promise.set_value(r);
+  std::lock_guard<std::mutex> l(mu_);
+  inflight_.erase(id);
+  return r;
+}
+
+void ChunkStore::Prefetch(const ChunkId& id) {
+  if (cache_.Get(id)) return;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (inflight_.count(id)) return;
+  }
+  pool_->Submit([this, id] { (void)Get(id); });
+}
+
+Status ChunkStore::VerifyAll(const std::function<void(uint64_t, uint64_t)>& progress,
+                             std::vector<std::pair<ChunkId, std::string>>* bad, uint64_t* checked,
+                             uint64_t* bytes) {
+  CKPTFS_ASSIGN_OR_RETURN(StoreStats st, meta_->Stats());
+  uint64_t total = st.unique_chunks;
+  ChunkId after{};
+  bool first = true;
+  *checked = 0;
+  *bytes = 0;
+  for (;;) {
+    CKPTFS_ASSIGN_OR_RETURN(auto page, meta_->ListChunks(after, 1024));
+    if (first) {
+      // ListChunks is strictly after `after`; the all-zero id itself is
+      // checked by a direct lookup.
+      first = false;
+      CKPTFS_ASSIGN_OR_RETURN(auto zero, meta_->FindChunk(after));
+      if (zero) page.insert(page.begin(), *zero);
+    }
+    if (page.empty()) break;
+    for (const auto& loc : page) {
+      auto r = Load(loc.id);
+      if (!r.ok()) bad->emplace_back(loc.id, r.status().message());
+      ++*checked;
+      *bytes += loc.raw_len;
+      if (progress) progress(*checked, total);
+    }
+    after = page.back().id;
+  }
+  return Status::OK();
+}
+
+Result<ChunkStore::GcResult> ChunkStore::Gc(
+    double min_live_ratio, const std::function<void(uint64_t, uint64_t)>& progress) {
+  if (options_.read_only) return Status::Errno(EROFS, "store is mounted read-only");
+  std::unique_lock<std::shared_mutex> gc_lock(gc_mu_);
+  GcResult res;
+  CKPTFS_ASSIGN_OR_RETURN(auto unref, meta_->ListUnreferencedChunks());
+  std::vector<ChunkId> drop;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& c : unref)
+      if (!holds_.count(c.id)) drop.push_back(c.id);
+  }
+  if (!drop.empty()) CKPTFS_RETURN_IF_ERROR(meta_->DeleteChunks(drop));
+  for (const auto& id : drop) cache_.Erase(id);
+  res.chunks_deleted = drop.size();
+
+  CKPTFS_ASSIGN_OR_RETURN(auto packs, meta_->ListPacks());
+  uint32_t active_id = 0;
+  std::set<uint32_t> pinned;  // packs holding records of files still being written
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (active_) active_id = active_->pack_id();
+    for (const auto& [id, loc] : pending_) pinned.insert(loc.pack_id);
+  }
+  uint64_t done = 0;
+  std::set<uint32_t> known;
+  for (const auto& p : packs) {
+    known.insert(p.pack_id);
+    if (progress) progress(++done, packs.size());
+    if (p.pack_id == active_id || pinned.count(p.pack_id)) continue;
+    std::string path = PackPath(p.pack_id);
+    uint64_t file_size = env_->GetFileSize(path).ok() ? *env_->GetFileSize(path) : 0;
+    if (p.chunks > 0) {
+      double live = file_size ? static_cast<double>(p.live_bytes) / file_size : 1.0;
+      if (live >= min_live_ratio) continue;
+      // Compaction: copy live records into the active pack, sync, repoint the
+      // rows in one transaction, and only then delete the old file.
+      CKPTFS_ASSIGN_OR_RETURN(auto reader, Reader(p.pack_id));
+      CKPTFS_ASSIGN_OR_RETURN(auto rows, meta_->ListChunksInPack(p.pack_id));
+      std::vector<ChunkLocation> moved;
+      for (const auto& loc : rows) {
+        std::vector<std::byte> payload;
+        PackEntry e{loc.id, loc.offset, loc.raw_len, loc.stored_len, loc.codec};
+        Status st = reader->ReadPayload(e, &payload);
+        if (!st.ok()) return st.WithContext("gc: compacting pack " + path);
+        std::lock_guard<std::mutex> l(mu_);
+        if (!active_ || active_->size() >= config_.pack_target_size) {
+          if (active_) {
+            CKPTFS_RETURN_IF_ERROR(active_->Seal());
+            CKPTFS_RETURN_IF_ERROR(
+                meta_->UpdatePack(PackInfo{active_->pack_id(), active_->size(), true, 0, 0}));
+          }
+          CKPTFS_RETURN_IF_ERROR(OpenNewPackLocked());
+        }
+        auto entry = active_->Add(loc.id, loc.codec, loc.raw_len, payload);
+        if (!entry.ok()) {
+          active_.reset();
+          return entry.status();
+        }
+        active_dirty_ = true;
+        ChunkLocation n = loc;
+        n.pack_id = active_->pack_id();
+        n.offset = entry->offset;
+        moved.push_back(n);
+      }
+      CKPTFS_RETURN_IF_ERROR(SyncData());
+      CKPTFS_RETURN_IF_ERROR(meta_->RelocateChunks(moved));
+      res.packs_compacted++;
+    }
+    // No row points into this pack any more: drop the row, then the file.
+    CKPTFS_RETURN_IF_ERROR(meta_->RemovePack(p.pack_id));
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      readers_.erase(p.pack_id);
+    }
+    if (env_->RemoveFile(path).ok()) {
+      res.bytes_reclaimed += file_size;
+      res.packs_deleted++;
+    }
+  }
+  // Pack files with no row at all (a crash between file creation and its
+  // row). Re-read the rows: compaction above may have opened new packs.
+  CKPTFS_ASSIGN_OR_RETURN(auto now_packs, meta_->ListPacks());
+  known.clear();
+  for (const auto& p : now_packs) known.insert(p.pack_id);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (active_) active_id = active_->pack_id();
+  }
+  auto files = env_->GetChildren(dir_ + "/packs");
+  if (files.ok()) {
+    for (const auto& f : *files) {
+      unsigned id = 0;
+      if (std::sscanf(f.c_str(), "%08x.pack", &id) != 1 || known.count(id) || id == active_id)
+        continue;
+      std::string path = dir_ + "/packs/" + f;
+      uint64_t sz = env_->GetFileSize(path).ok() ? *env_->GetFileSize(path) : 0;
+      if (env_->RemoveFile(path).ok()) {
+        res.bytes_reclaimed += sz;
+        res.packs_deleted++;
+      }
+    }
+  }
+  return res;
+}
+
+Status ChunkStore::Close() {
+  std::lock_guard<std::mutex> l(mu_);
+  if (!active_) return Status::OK();
+  Status st = active_->Seal();
+  if (st.ok()) st = meta_->UpdatePack(PackInfo{active_->pack_id(), active_->size(), true, 0, 0});
+  active_.reset();
+  return st;
+}
+
+uint64_t ChunkStore::pack_bytes_on_disk() const {
+  uint64_t total = 0;
+  auto files = env_->GetChildren(dir_ + "/packs");
+  if (!files.ok()) return 0;
+  for (const auto& f : *files) {
+    auto sz = env_->GetFileSize(dir_ + "/packs/" + f);
+    if (sz.ok()) total += *sz;
+  }
+  return total;
+}
+
+ChunkStoreStats ChunkStore::stats() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return stats_;
+}
+
+}  // namespace ckptfs

@@ -1,0 +1,393 @@
+#include "fs/file_data.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace ckptfs {
+namespace {
+
+// Chunks queued for hashing/compression per file. Bounds a writer's memory
+// to about (this + 2) x max chunk size, independent of file size.
+constexpr size_t kMaxInFlight = 6;
+// Read granularity when merging the overlay with old content at commit.
+constexpr size_t kRechunkRead = 4u << 20;
+
+// Adds [a, b) to a map of disjoint intervals, merging neighbours.
+void AddInterval(std::map<uint64_t, uint64_t>& m, uint64_t a, uint64_t b) {
+  auto it = m.upper_bound(a);
+  if (it != m.begin()) {
+    auto prev = std::prev(it);
+    if (prev->second >= a) {
+      a = prev->first;
+      b = std::max(b, prev->second);
+      it = m.erase(prev);
+    }
+  }
+  while (it != m.end() && it->first <= b) {
+    b = std::max(b, it->second);
+    it = m.erase(it);
+  }
+  m.emplace(a, b);
+}
+
+// Drops everything at or beyond `size`.
+void ClipIntervals(std::map<uint64_t, uint64_t>& m, uint64_t size) {
+  for (auto it = m.begin(); it != m.end();) {
+    if (it->first >= size) {
+      it = m.erase(it);
+    } else {
+      it->second = std::min(it->second, size);
+      ++it;
+    }
+  }
+}
+
+void ClipExtents(std::vector<Extent>& ex, uint64_t size) {
+  std::vector<Extent> out;
+  for (const auto& e : ex) {
+    if (e.file_off >= size) break;
+    Extent c = e;
+    c.len = std::min<uint64_t>(e.len, size - e.file_off);
+    out.push_back(c);
+  }
+  ex.swap(out);
+}
+
+}  // namespace
+
+FileData::FileData(ChunkStore* chunks, ThreadPool* pool, Env* env, std::string staging_path,
+                   const ChunkerParams& params, std::vector<Extent> extents, uint64_t size)
+    : chunks_(chunks),
+      pool_(pool),
+      env_(env),
+      staging_path_(std::move(staging_path)),
+      chunker_(params),
+      extents_(std::move(extents)),
+      size_(size) {
+  streaming_ = size_ == 0 && extents_.empty();
+}
+
+FileData::~FileData() {
+  for (auto& f : inflight_) {
+    auto r = f.result.get();
+    if (r.ok()) held_.push_back(r->location.id);
+  }
+  ReleaseHolds();
+  if (staging_) {
+    staging_.reset();
+    (void)env_->RemoveFile(staging_path_);
+  }
+}
+
+void FileData::Hold(const PutResult& r) {
+  held_.push_back(r.location.id);
+  written_.push_back(r.location);
+  if (r.written) wrote_data_ = true;
+}
+
+void FileData::ReleaseHolds() {
+  if (!held_.empty()) chunks_->Release(held_);
+  held_.clear();
+}
+
+Status FileData::Write(uint64_t offset, ByteSpan data) {
+  if (!error_.ok()) return error_;
+  if (data.empty()) return Status::OK();
+  dirty_ = true;
+  if (streaming_ && offset == stream_end_ && size_ == stream_end_ && overlay_.empty()) {
+    CKPTFS_RETURN_IF_ERROR(StreamAppend(data));
+    size_ = stream_end_;
+    return error_;
+  }
+  if (streaming_) CKPTFS_RETURN_IF_ERROR(EndStreaming());
+  CKPTFS_RETURN_IF_ERROR(EnsureStaging());
+  CKPTFS_RETURN_IF_ERROR(staging_->WriteAt(offset, data));
+  AddInterval(overlay_, offset, offset + data.size());
+  size_ = std::max<uint64_t>(size_, offset + data.size());
+  return Status::OK();
+}
+
+Status FileData::StreamAppend(ByteSpan data) {
+  buf_.insert(buf_.end(), data.begin(), data.end());
+  stream_end_ += data.size();
+  return CutChunks(/*final=*/false);
+}
+
+Status FileData::CutChunks(bool final) {
+  const size_t max = chunker_.params().max_size;
+  size_t head = 0;
+  while (buf_.size() - head >= max || (final && buf_.size() > head)) {
+    std::span<const std::byte> rest(buf_.data() + head, buf_.size() - head);
+    size_t n = chunker_.FindBoundary(rest);
+    if (n == 0) n = rest.size();  // only when final: the tail is the last chunk
+    CKPTFS_RETURN_IF_ERROR(SubmitChunk(buf_off_, std::vector<std::byte>(rest.begin(), rest.begin() + n)));
+    head += n;
+    buf_off_ += n;
+  }
+  // One move of the uncut remainder (< max bytes) per call, so each byte is
+  // moved at most once on its way through the buffer.
+  if (head) buf_.erase(buf_.begin(), buf_.begin() + head);
+  return error_;
+}
+
+Status FileData::SubmitChunk(uint64_t file_off, std::vector<std::byte> bytes) {
+  auto shared = std::make_shared<std::vector<std::byte>>(std::move(bytes));
+  uint64_t len = shared->size();
+  ChunkStore* cs = chunks_;
+  inflight_.push_back({file_off, len, pool_->Submit([cs, shared] { return cs->Put(*shared); })});
+  return DrainInFlight(kMaxInFlight);
+}
+
+Status FileData::DrainInFlight(size_t keep) {
+  while (inflight_.size() > keep) {
+    InFlight f = std::move(inflight_.front());
+    inflight_.pop_front();
+    Result<PutResult> r = f.result.get();
+    if (!r.ok()) {
+      if (error_.ok()) error_ = r.status();
+      continue;  // keep draining so every hold is accounted for
+    }
+    Hold(*r);
+    extents_.push_back(Extent{f.file_off, f.len, r->location.id, 0});
+  }
+  return error_;
+}
+
+Status FileData::EndStreaming() {
+  Status st = CutChunks(/*final=*/true);
+  Status d = DrainInFlight(0);
+  streaming_ = false;
+  return st.ok() ? d : st;
+}
+
+Status FileData::EnsureStaging() {
+  if (staging_) return Status::OK();
+  CKPTFS_ASSIGN_OR_RETURN(staging_, env_->NewRandomRWFile(staging_path_));
+  return Status::OK();
+}
+
+Status FileData::ReadExtents(const std::vector<Extent>& extents, uint64_t offset,
+                             std::span<std::byte> out) const {
+  std::memset(out.data(), 0, out.size());
+  const uint64_t end = offset + out.size();
+  auto it = std::upper_bound(extents.begin(), extents.end(), offset,
+                             [](uint64_t off, const Extent& e) { return off < e.file_off; });
+  if (it != extents.begin()) --it;
+  for (; it != extents.end() && it->file_off < end; ++it) {
+    const uint64_t a = std::max(offset, it->file_off);
+    const uint64_t b = std::min(end, it->file_off + it->len);
+    if (a >= b) continue;
+    CKPTFS_ASSIGN_OR_RETURN(ChunkBytes chunk, chunks_->Get(it->chunk));
+    const uint64_t src = it->chunk_off + (a - it->file_off);
+    if (src + (b - a) > chunk->size())
+      return Status::Corruption("extent at offset " + std::to_string(it->file_off) +
+                                " reaches past the end of chunk " + it->chunk.ToHex());
+    std::memcpy(out.data() + (a - offset), chunk->data() + src, b - a);
+  }
+  return Status::OK();
+}
+
+Result<size_t> FileData::ReadClean(uint64_t offset, std::span<std::byte> out) const {
+  if (offset >= size_) return size_t{0};
+  size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), size_ - offset));
+  CKPTFS_RETURN_IF_ERROR(ReadExtents(extents_, offset, out.first(n)));
+  return n;
+}
+
+Result<size_t> FileData::Read(uint64_t offset, std::span<std::byte> out) {
+  if (offset >= size_) return size_t{0};
+  size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), size_ - offset));
+  out = out.first(n);
+  if (streaming_) {
+    CKPTFS_RETURN_IF_ERROR(DrainInFlight(0));
+    // [0, buf_off_) is in extents_, [buf_off_, stream_end_) in buf_.
+    CKPTFS_RETURN_IF_ERROR(ReadExtents(extents_, offset, out));
+    const uint64_t end = offset + n;
+    if (end > buf_off_) {
+      const uint64_t a = std::max(offset, buf_off_);
+      std::memcpy(out.data() + (a - offset), buf_.data() + (a - buf_off_), end - a);
+    }
+    return n;
+  }
+  CKPTFS_RETURN_IF_ERROR(ReadExtents(extents_, offset, out));
+  const uint64_t end = offset + n;
+  auto it = overlay_.upper_bound(offset);
+  if (it != overlay_.begin()) --it;
+  for (; it != overlay_.end() && it->first < end; ++it) {
+    const uint64_t a = std::max(offset, it->first);
+    const uint64_t b = std::min(end, it->second);
+    if (a >= b) continue;
+    size_t got = 0;
+    CKPTFS_RETURN_IF_ERROR(staging_->ReadAt(a, out.subspan(a - offset, b - a), &got));
+    if (got != b - a) std::memset(out.data() + (a - offset) + got, 0, (b - a) - got);
+  }
+  return n;
+}
+
+Status FileData::Truncate(uint64_t size) {
+  if (!error_.ok()) return error_;
+  if (size == size_) return Status::OK();
+  dirty_ = true;
+  if (streaming_) CKPTFS_RETURN_IF_ERROR(EndStreaming());
+  if (size < size_) {
+    ClipExtents(extents_, size);
+    ClipIntervals(overlay_, size);
+  }
+  size_ = size;
+  if (size_ == 0 && overlay_.empty()) {
+    // An empty file is written by streaming again (the O_TRUNC rewrite case).
+    extents_.clear();
+    streaming_ = true;
+    stream_end_ = buf_off_ = 0;
+    if (staging_) CKPTFS_RETURN_IF_ERROR(staging_->Truncate(0));
+  }
+  return Status::OK();
+}
+
+void FileData::SpliceExtents(uint64_t off, uint64_t len, const std::vector<Extent>& src,
+                             uint64_t new_size) {
+  const uint64_t end = off + len;
+  std::vector<Extent> out;
+  for (const auto& e : extents_) {
+    const uint64_t ee = e.file_off + e.len;
+    if (ee <= off || e.file_off >= end) {
+      out.push_back(e);
+      continue;
+    }
+    if (e.file_off < off) {  // keep the head before the spliced range
+      Extent h = e;
+      h.len = off - e.file_off;
+      out.push_back(h);
+    }
+    if (ee > end) {  // keep the tail after it
+      Extent t = e;
+      t.file_off = end;
+      t.chunk_off = static_cast<uint32_t>(e.chunk_off + (end - e.file_off));
+      t.len = ee - end;
+      out.push_back(t);
+    }
+  }
+  out.insert(out.end(), src.begin(), src.end());
+  std::sort(out.begin(), out.end(),
+            [](const Extent& a, const Extent& b) { return a.file_off < b.file_off; });
+  extents_.swap(out);
+  size_ = std::max(size_, new_size);
+  dirty_ = true;
+  streaming_ = false;
+}
+
+Status FileData::Rechunk(CommitPlan* plan) {
+  const uint64_t lo = overlay_.begin()->first;
+  // Restart chunking at the start of the first extent the change touches, so
+  // the new cut points line up with content as a fresh write would.
+  uint64_t rs = lo;
+  for (const auto& e : extents_) {
+    if (e.file_off + e.len > lo) {
+      rs = std::min(rs, e.file_off);
+      break;
+    }
+  }
+  std::vector<Extent> old = std::move(extents_);
+  extents_.clear();
+  std::map<uint64_t, uint64_t> segments;
+  for (const auto& e : old) {
+    if (e.file_off + e.len <= rs) {
+      extents_.push_back(e);
+    } else {
+      AddInterval(segments, std::max(e.file_off, rs), std::min(e.file_off + e.len, size_));
+    }
+  }
+  for (const auto& [a, b] : overlay_)
+    if (b > rs) AddInterval(segments, std::max(a, rs), std::min(b, size_));
+
+  std::vector<std::byte> piece;
+  Status st;
+  for (const auto& [a, b] : segments) {
+    if (a >= b) continue;
+    buf_.clear();
+    buf_off_ = a;
+    for (uint64_t pos = a; pos < b && st.ok();) {
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(kRechunkRead, b - pos));
+      piece.resize(n);
+      st = ReadExtents(old, pos, piece);
+      if (st.ok()) {
+        auto it = overlay_.upper_bound(pos);
+        if (it != overlay_.begin()) --it;
+        for (; st.ok() && it != overlay_.end() && it->first < pos + n; ++it) {
+          const uint64_t x = std::max(pos, it->first), y = std::min(pos + n, it->second);
+          if (x >= y) continue;
+          size_t got = 0;
+          st = staging_->ReadAt(x, std::span(piece).subspan(x - pos, y - x), &got);
+        }
+      }
+      if (st.ok()) {
+        buf_.insert(buf_.end(), piece.begin(), piece.end());
+        st = CutChunks(false);
+      }
+      pos += n;
+    }
+    if (st.ok()) st = CutChunks(true);
+    if (!st.ok()) break;
+  }
+  Status d = DrainInFlight(0);
+  if (st.ok()) st = d;
+  buf_.clear();
+  if (!st.ok()) {
+    extents_ = std::move(old);  // the overlay still holds the new bytes
+    return st;
+  }
+  overlay_.clear();
+  if (staging_) (void)staging_->Truncate(0);
+  return Status::OK();
+}
+
+Result<CommitPlan> FileData::PrepareCommit() {
+  if (!error_.ok()) return error_;
+  if (streaming_) CKPTFS_RETURN_IF_ERROR(CutChunks(true));
+  CKPTFS_RETURN_IF_ERROR(DrainInFlight(0));
+  if (!overlay_.empty()) {
+    CommitPlan unused;
+    CKPTFS_RETURN_IF_ERROR(Rechunk(&unused));
+  }
+  ClipExtents(extents_, size_);
+  CommitPlan plan;
+  plan.extents = extents_;
+  plan.size = size_;
+  plan.new_chunks = written_;
+  plan.wrote_data = wrote_data_;
+  return plan;
+}
+
+void FileData::Committed(const CommitPlan& plan) {
+  ReleaseHolds();
+  written_.clear();
+  wrote_data_ = false;
+  dirty_ = false;
+}
+
+std::vector<ChunkId> FileData::ChunksIn(uint64_t offset, uint64_t len) const {
+  std::vector<ChunkId> ids;
+  const uint64_t end = offset + len;
+  auto it = std::upper_bound(extents_.begin(), extents_.end(), offset,
+                             [](uint64_t off, const Extent& e) { return off < e.file_off; });
+  if (it != extents_.begin()) --it;
+  for (; it != extents_.end() && it->file_off < end; ++it) {
+    if (it->file_off + it->len <= offset) continue;
+    if (ids.empty() || ids.back() != it->chunk) ids.push_back(it->chunk);
+  }
+  return ids;
+}
+
+std::vector<Extent> FileData::SliceExtents(uint64_t off, uint64_t len, uint64_t dst) const {
+  std::vector<Extent> out;
+  const uint64_t end = off + len;
+  for (const auto& e : extents_) {
+    const uint64_t a = std::max(off, e.file_off), b = std::min(end, e.file_off + e.len);
+    if (a >= b) continue;
+    out.push_back(Extent{a - off + dst, b - a, e.chunk,
+                         static_cast<uint32_t>(e.chunk_off + (a - e.file_off))});
+  }
+  return out;
+}
+
+}  // namespace ckptfs

@@ -1,0 +1,590 @@
+#include "fs/filesystem_impl.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+#include <thread>
+
+namespace ckptfs {
+namespace {
+
+constexpr size_t kNameMax = 255;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+Status CheckName(std::string_view name) {
+  if (name.empty() || name == "." || name == "..") return Status::Errno(EINVAL, "invalid name");
+  if (name.size() > kNameMax)
+    return Status::Errno(ENAMETOOLONG, "name longer than 255 bytes: " + std::string(name.substr(0, 32)) + "...");
+  if (name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos)
+    return Status::Errno(EINVAL, "name contains '/' or NUL");
+  return Status::OK();
+}
+
+bool IsWrite(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
+
+}  // namespace
+
+FilesystemImpl::FilesystemImpl(Env* env, std::string dir, StoreConfig config,
+                               StoreOptions options, std::unique_ptr<FileLock> lock,
+                               std::unique_ptr<MetadataStore> meta,
+                               std::unique_ptr<ThreadPool> pool,
+                               std::unique_ptr<ChunkStore> chunks)
+    : env_(env),
+      dir_(std::move(dir)),
+      config_(std::move(config)),
+      options_(std::move(options)),
+      lock_(std::move(lock)),
+      meta_(std::move(meta)),
+      pool_(std::move(pool)),
+      chunks_(std::move(chunks)) {}
+
+FilesystemImpl::~FilesystemImpl() {
+  (void)SyncAll();
+  {
+    std::lock_guard<std::mutex> l(handles_mu_);
+    handles_.clear();
+  }
+  {
+    std::lock_guard<std::mutex> l(open_mu_);
+    open_.clear();  // FileData destructors release holds and staging files
+  }
+  if (chunks_) (void)chunks_->Close();
+  chunks_.reset();
+  pool_.reset();
+  meta_.reset();
+}
+
+Status FilesystemImpl::Recover() {
+  if (options_.read_only) return Status::OK();
+  auto files = env_->GetChildren(dir_ + "/staging");
+  if (files.ok())
+    for (const auto& f : *files) (void)env_->RemoveFile(dir_ + "/staging/" + f);
+  CKPTFS_ASSIGN_OR_RETURN(auto orphans, meta_->ListOrphans());
+  for (Ino ino : orphans) CKPTFS_RETURN_IF_ERROR(meta_->DeleteInode(ino));
+  return Status::OK();
+}
+
+Status FilesystemImpl::CheckWritable() const {
+  if (options_.read_only) return Status::Errno(EROFS, "store " + dir_ + " is read-only");
+  return Status::OK();
+}
+
+Status FilesystemImpl::ReportCorruption(Ino ino, const Status& st) {
+  if (st.IsCorruption() && options_.on_corruption) {
+    auto path = meta_->PathOf(ino);
+    options_.on_corruption(path.ok() ? *path : "<inode " + std::to_string(ino) + ">",
+                           st.message());
+  }
+  return st;
+}
+
+void FilesystemImpl::Overlay(InodeAttr* attr) {
+  std::shared_ptr<OpenInode> node;
+  {
+    std::lock_guard<std::mutex> l(open_mu_);
+    auto it = open_.find(attr->ino);
+    if (it == open_.end()) return;
+    node = it->second;
+  }
+  std::shared_lock<std::shared_mutex> l(node->mu);
+  if (node->data && node->data->dirty()) {
+    attr->size = node->data->size();
+    if (node->last_write_ns) attr->mtime_ns = attr->ctime_ns = node->last_write_ns;
+  }
+}
+
+// --- namespace --------------------------------------------------------------
+
+Result<InodeAttr> FilesystemImpl::Lookup(Ino parent, std::string_view name) {
+  if (name.size() > kNameMax) return Status::Errno(ENAMETOOLONG, "name longer than 255 bytes");
+  CKPTFS_ASSIGN_OR_RETURN(Ino ino, meta_->Lookup(parent, name));
+  return GetAttr(ino);
+}
+
+Result<InodeAttr> FilesystemImpl::GetAttr(Ino ino) {
+  CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, meta_->GetAttr(ino));
+  if (S_ISREG(a.mode)) Overlay(&a);
+  return a;
+}
+
+Result<InodeAttr> FilesystemImpl::SetAttr(Ino ino, const InodeAttr& values, uint32_t mask,
+                                          std::optional<FileHandle> fh) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  const int64_t now = NowNs();
+  InodeAttr v = values;
+  if (mask & kSetSize) {
+    CKPTFS_ASSIGN_OR_RETURN(InodeAttr cur, meta_->GetAttr(ino));
+    if (S_ISDIR(cur.mode)) return Status::Errno(EISDIR, "truncate of a directory");
+    if (!S_ISREG(cur.mode)) return Status::Errno(EINVAL, "truncate of a special file");
+    std::shared_ptr<OpenInode> node;
+    {
+      std::lock_guard<std::mutex> l(open_mu_);
+      if (auto it = open_.find(ino); it != open_.end()) node = it->second;
+    }
+    if (node) {
+      std::unique_lock<std::shared_mutex> l(node->mu);
+      CKPTFS_RETURN_IF_ERROR(node->data->Truncate(values.size));
+      node->last_write_ns = now;
+      CKPTFS_RETURN_IF_ERROR(Commit(*node));
+      mask &= ~kSetSize;
+    }
+    if (!(mask & kSetMtime)) {
+      v.mtime_ns = now;
+      mask |= kSetMtime;
+    }
+  }
+  v.ctime_ns = now;
+  mask |= kSetCtime;
+  CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, meta_->SetAttr(ino, v, mask));
+  if (S_ISREG(a.mode)) Overlay(&a);
+  return a;
+}
+
+Result<InodeAttr> FilesystemImpl::Mkdir(Ino parent, std::string_view name, uint32_t mode,
+                                        uint32_t uid, uint32_t gid) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  CKPTFS_RETURN_IF_ERROR(CheckName(name));
+  InodeAttr a;
+  a.mode = S_IFDIR | (mode & 07777);
+  a.uid = uid;
+  a.gid = gid;
+  a.atime_ns = a.mtime_ns = a.ctime_ns = NowNs();
+  return meta_->Create(parent, name, a);
+}
+
+Result<InodeAttr> FilesystemImpl::Mknod(Ino parent, std::string_view name, uint32_t mode,
+                                        uint64_t rdev, uint32_t uid, uint32_t gid) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  CKPTFS_RETURN_IF_ERROR(CheckName(name));
+  if (S_ISDIR(mode) || S_ISLNK(mode)) return Status::Errno(EINVAL, "mknod of a dir or symlink");
+  InodeAttr a;
+  a.mode = (S_IFMT & mode) ? mode : (S_IFREG | (mode & 07777));
+  a.rdev = rdev;
+  a.uid = uid;
+  a.gid = gid;
+  a.atime_ns = a.mtime_ns = a.ctime_ns = NowNs();
+  return meta_->Create(parent, name, a);
+}
+
+Result<InodeAttr> FilesystemImpl::Symlink(Ino parent, std::string_view name,
+                                          std::string_view target, uint32_t uid, uint32_t gid) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  CKPTFS_RETURN_IF_ERROR(CheckName(name));
+  if (target.empty() || target.size() > 4095)
+    return Status::Errno(target.empty() ? ENOENT : ENAMETOOLONG, "bad symlink target length");
+  InodeAttr a;
+  a.mode = S_IFLNK | 0777;
+  a.uid = uid;
+  a.gid = gid;
+  a.size = target.size();
+  a.atime_ns = a.mtime_ns = a.ctime_ns = NowNs();
+  return meta_->Create(parent, name, a, target);
+}
+
+Result<std::string> FilesystemImpl::ReadLink(Ino ino) { return meta_->ReadLink(ino); }
+
+Result<InodeAttr> FilesystemImpl::Link(Ino ino, Ino new_parent, std::string_view new_name) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  CKPTFS_RETURN_IF_ERROR(CheckName(new_name));
+  CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, meta_->GetAttr(ino));
+  if (S_ISDIR(a.mode)) return Status::Errno(EPERM, "hard link to a directory");
+  CKPTFS_ASSIGN_OR_RETURN(InodeAttr r, meta_->Link(ino, new_parent, new_name, NowNs()));
+  if (S_ISREG(r.mode)) Overlay(&r);
+  return r;
+}
+
+Status FilesystemImpl::MaybeDelete(Ino ino) {
+  {
+    std::lock_guard<std::mutex> l(open_mu_);
+    seen_.erase(ino);
+    if (auto it = open_.find(ino); it != open_.end()) {
+      it->second->unlinked = true;  // POSIX: data lives until the last close
+      return Status::OK();
+    }
+  }
+  return meta_->DeleteInode(ino);
+}
+
+Status FilesystemImpl::Unlink(Ino parent, std::string_view name) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  if (name.size() > kNameMax) return Status::Errno(ENAMETOOLONG, "name longer than 255 bytes");
+  CKPTFS_ASSIGN_OR_RETURN(Ino ino, meta_->Lookup(parent, name));
+  CKPTFS_ASSIGN_OR_RETURN(InodeAttr cur, meta_->GetAttr(ino));
+  if (S_ISDIR(cur.mode)) return Status::Errno(EISDIR, "unlink of a directory");
+  CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, meta_->Unlink(parent, name, NowNs()));
+  if (a.nlink == 0) return MaybeDelete(a.ino);
+  return Status::OK();
+}
+
+Status FilesystemImpl::Rmdir(Ino parent, std::string_view name) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  if (name == ".") return Status::Errno(EINVAL, "rmdir of .");
+  if (name == "..") return Status::Errno(ENOTEMPTY, "rmdir of ..");
+  CKPTFS_ASSIGN_OR_RETURN(Ino ino, meta_->Lookup(parent, name));
+  CKPTFS_ASSIGN_OR_RETURN(InodeAttr cur, meta_->GetAttr(ino));
+  if (!S_ISDIR(cur.mode)) return Status::Errno(ENOTDIR, "rmdir of a non-directory");
+  CKPTFS_ASSIGN_OR_RETURN(bool empty, meta_->DirIsEmpty(ino));
+  if (!empty) return Status::Errno(ENOTEMPTY, "directory not empty");
+  CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, meta_->Unlink(parent, name, NowNs()));
+  if (a.nlink == 0) return MaybeDelete(a.ino);
+  return Status::OK();
+}
+
+Status FilesystemImpl::Rename(Ino old_parent, std::string_view old_name, Ino new_parent,
+                              std::string_view new_name, unsigned flags) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  CKPTFS_RETURN_IF_ERROR(CheckName(new_name));
+  if (old_name.size() > kNameMax) return Status::Errno(ENAMETOOLONG, "name longer than 255 bytes");
+  CKPTFS_ASSIGN_OR_RETURN(auto replaced,
+                          meta_->Rename(old_parent, old_name, new_parent, new_name, flags, NowNs()));
+  if (replaced && replaced->nlink == 0) return MaybeDelete(replaced->ino);
+  return Status::OK();
+}
+
+Result<std::vector<std::pair<DirEntry, InodeAttr>>> FilesystemImpl::ReadDir(
+    Ino dir, std::string_view after_name, size_t limit) {
+  CKPTFS_ASSIGN_OR_RETURN(auto entries, meta_->ReadDir(dir, after_name, limit));
+  std::vector<std::pair<DirEntry, InodeAttr>> out;
+  out.reserve(entries.size());
+  for (auto& e : entries) {
+    auto a = GetAttr(e.ino);
+    if (!a.ok()) {
+      if (a.status().IsNotFound()) continue;  // removed concurrently
+      return a.status();
+    }
+    out.emplace_back(std::move(e), *a);
+  }
+  return out;
+}
+
+// --- open files -------------------------------------------------------------
+
+Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino ino) {
+  std::lock_guard<std::mutex> l(open_mu_);
+  if (auto it = open_.find(ino); it != open_.end()) {
+    it->second->opens++;
+    return it->second;
+  }
+  CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, meta_->GetAttr(ino));
+  if (S_ISDIR(a.mode)) return Status::Errno(EISDIR, "open of a directory for I/O");
+  if (!S_ISREG(a.mode)) return Status::Errno(EINVAL, "open of a special file");
+  CKPTFS_ASSIGN_OR_RETURN(auto extents, meta_->GetExtents(ino));
+  auto node = std::make_shared<OpenInode>();
+  node->ino = ino;
+  node->opens = 1;
+  std::string staging = dir_ + "/staging/" + std::to_string(ino) + "." +
+                        std::to_string(staging_seq_++);
+  node->data = std::make_unique<FileData>(chunks_.get(), pool_.get(), env_, staging,
+                                          config_.chunker, std::move(extents), a.size);
+  auto seen = seen_.find(ino);
+  node->keep_cache =
+      seen != seen_.end() && seen->second == std::make_pair(a.mtime_ns, a.size);
+  open_.emplace(ino, node);
+  return node;
+}
+
+Status FilesystemImpl::ReleaseNode(const std::shared_ptr<OpenInode>& node) {
+  bool last = false, unlinked = false;
+  {
+    std::lock_guard<std::mutex> l(open_mu_);
+    if (--node->opens == 0) {
+      last = true;
+      unlinked = node->unlinked;
+      open_.erase(node->ino);
+    }
+  }
+  if (!last) return Status::OK();
+  Status st;
+  {
+    std::unique_lock<std::shared_mutex> l(node->mu);
+    if (!unlinked) st = Commit(*node);
+  }
+  if (unlinked) return meta_->DeleteInode(node->ino);
+  auto a = meta_->GetAttr(node->ino);
+  if (a.ok()) {
+    std::lock_guard<std::mutex> l(open_mu_);
+    seen_[node->ino] = {a->mtime_ns, a->size};
+  }
+  return st;
+}
+
+Result<FilesystemImpl::Handle*> FilesystemImpl::GetHandle(FileHandle fh) {
+  std::lock_guard<std::mutex> l(handles_mu_);
+  auto it = handles_.find(fh);
+  if (it == handles_.end()) return Status::Errno(EBADF, "unknown file handle");
+  return it->second.get();
+}
+
+Status FilesystemImpl::Commit(OpenInode& node) {
+  FileData& d = *node.data;
+  if (!d.dirty()) return Status::OK();
+  CKPTFS_ASSIGN_OR_RETURN(CommitPlan plan, d.PrepareCommit());
+  // Ordering invariant: pack bytes are durable before any row names them.
+  if (plan.wrote_data) CKPTFS_RETURN_IF_ERROR(chunks_->SyncData());
+  const int64_t mtime = node.last_write_ns ? node.last_write_ns : NowNs();
+  CKPTFS_RETURN_IF_ERROR(
+      meta_->CommitFile(node.ino, plan.extents, plan.size, mtime, plan.new_chunks));
+  d.Committed(plan);
+  node.last_write_ns = 0;
+  return Status::OK();
+}
+
+Result<std::pair<InodeAttr, FileHandle>> FilesystemImpl::Create(Ino parent, std::string_view name,
+                                                                uint32_t mode, int flags,
+                                                                uint32_t uid, uint32_t gid) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  CKPTFS_RETURN_IF_ERROR(CheckName(name));
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    auto existing = meta_->Lookup(parent, name);
+    if (existing.ok()) {
+      if (flags & O_EXCL) return Status::Exists(std::string(name) + " exists");
+      CKPTFS_ASSIGN_OR_RETURN(FileHandle fh, Open(*existing, flags));
+      CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, GetAttr(*existing));
+      return std::make_pair(a, fh);
+    }
+    if (!existing.status().IsNotFound()) return existing.status();
+    InodeAttr a;
+    a.mode = S_IFREG | (mode & 07777);
+    a.uid = uid;
+    a.gid = gid;
+    a.atime_ns = a.mtime_ns = a.ctime_ns = NowNs();
+    auto created = meta_->Create(parent, name, a);
+    if (!created.ok()) {
+      if (created.status().code() == Code::kExists) continue;  // raced with another create
+      return created.status();
+    }
+    CKPTFS_ASSIGN_OR_RETURN(FileHandle fh, Open(created->ino, flags & ~O_TRUNC));
+    return std::make_pair(*created, fh);
+  }
+  return Status::Errno(EAGAIN, "create raced repeatedly");
+}
+
+Result<FileHandle> FilesystemImpl::Open(Ino ino, int flags) {
+  if (IsWrite(flags) || (flags & O_TRUNC)) CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  CKPTFS_ASSIGN_OR_RETURN(auto node, Acquire(ino));
+  if ((flags & O_TRUNC) && IsWrite(flags)) {
+    std::unique_lock<std::shared_mutex> l(node->mu);
+    Status st = node->data->Truncate(0);
+    if (st.ok()) {
+      node->last_write_ns = NowNs();
+      st = Commit(*node);
+    }
+    if (!st.ok()) {
+      l.unlock();
+      (void)ReleaseNode(node);
+      return st;
+    }
+  }
+  auto h = std::make_unique<Handle>();
+  h->node = node;
+  h->flags = flags;
+  std::lock_guard<std::mutex> l(handles_mu_);
+  FileHandle fh = next_fh_++;
+  handles_.emplace(fh, std::move(h));
+  return fh;
+}
+
+Result<size_t> FilesystemImpl::Read(FileHandle fh, uint64_t offset, std::span<std::byte> out) {
+  CKPTFS_ASSIGN_OR_RETURN(Handle * h, GetHandle(fh));
+  OpenInode& node = *h->node;
+  Result<size_t> r = size_t{0};
+  {
+    std::shared_lock<std::shared_mutex> l(node.mu);
+    if (node.data->clean()) {
+      r = node.data->ReadClean(offset, out);
+      // Readahead for sequential readers: warm the next chunks in the cache
+      // while the kernel copies this piece out.
+      if (r.ok() && options_.readahead_chunks && offset == h->next_offset) {
+        uint64_t ahead = uint64_t{options_.readahead_chunks} * config_.chunker.avg_size;
+        for (const ChunkId& id : node.data->ChunksIn(offset + *r, ahead)) chunks_->Prefetch(id);
+      }
+    } else {
+      l.unlock();
+      std::unique_lock<std::shared_mutex> w(node.mu);
+      r = node.data->Read(offset, out);
+    }
+  }
+  if (!r.ok()) return ReportCorruption(node.ino, r.status());
+  h->next_offset = offset + *r;
+  return r;
+}
+
+Result<size_t> FilesystemImpl::Write(FileHandle fh, uint64_t offset, ByteSpan data) {
+  CKPTFS_ASSIGN_OR_RETURN(Handle * h, GetHandle(fh));
+  if (!IsWrite(h->flags)) return Status::Errno(EBADF, "file not open for writing");
+  OpenInode& node = *h->node;
+  std::unique_lock<std::shared_mutex> l(node.mu);
+  if (h->flags & O_APPEND) offset = node.data->size();
+  if (offset + data.size() > (uint64_t{1} << 50)) return Status::Errno(EFBIG, "file too large");
+  CKPTFS_RETURN_IF_ERROR(node.data->Write(offset, data));
+  node.last_write_ns = NowNs();
+  return data.size();
+}
+
+Status FilesystemImpl::Flush(FileHandle fh) {
+  CKPTFS_ASSIGN_OR_RETURN(Handle * h, GetHandle(fh));
+  std::unique_lock<std::shared_mutex> l(h->node->mu);
+  return Commit(*h->node);
+}
+
+Status FilesystemImpl::Fsync(FileHandle fh, bool datasync) {
+  CKPTFS_ASSIGN_OR_RETURN(Handle * h, GetHandle(fh));
+  {
+    std::unique_lock<std::shared_mutex> l(h->node->mu);
+    CKPTFS_RETURN_IF_ERROR(Commit(*h->node));
+  }
+  CKPTFS_RETURN_IF_ERROR(chunks_->SyncData());
+  return meta_->Sync();
+}
+
+Status FilesystemImpl::Release(FileHandle fh) {
+  std::unique_ptr<Handle> h;
+  {
+    std::lock_guard<std::mutex> l(handles_mu_);
+    auto it = handles_.find(fh);
+    if (it == handles_.end()) return Status::Errno(EBADF, "unknown file handle");
+    h = std::move(it->second);
+    handles_.erase(it);
+  }
+  return ReleaseNode(h->node);
+}
+
+bool FilesystemImpl::KeepCache(FileHandle fh) {
+  auto h = GetHandle(fh);
+  return h.ok() && (*h)->node->keep_cache;
+}
+
+Result<size_t> FilesystemImpl::CopyFileRange(FileHandle in, uint64_t off_in, FileHandle out,
+                                             uint64_t off_out, size_t len) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  CKPTFS_ASSIGN_OR_RETURN(Handle * hi, GetHandle(in));
+  CKPTFS_ASSIGN_OR_RETURN(Handle * ho, GetHandle(out));
+  if (!IsWrite(ho->flags)) return Status::Errno(EBADF, "destination not open for writing");
+  if (hi->node == ho->node) return Status::Errno(EINVAL, "copy_file_range within one file");
+  std::vector<Extent> slice;
+  std::vector<ChunkId> held;
+  uint64_t n = 0;
+  {
+    std::unique_lock<std::shared_mutex> l(hi->node->mu);
+    CKPTFS_RETURN_IF_ERROR(Commit(*hi->node));  // clone committed extents only
+    const uint64_t size = hi->node->data->size();
+    if (off_in >= size) return size_t{0};
+    n = std::min<uint64_t>(len, size - off_in);
+    slice = hi->node->data->SliceExtents(off_in, n, off_out);
+    // Hold the cloned chunks until the destination commit names them, so a
+    // concurrent gc cannot drop them if the source is deleted meanwhile.
+    for (const auto& e : slice) held.push_back(e.chunk);
+    chunks_->Hold(held);
+  }
+  std::unique_lock<std::shared_mutex> l(ho->node->mu);
+  Status st = Commit(*ho->node);
+  if (st.ok()) {
+    ho->node->data->SpliceExtents(off_out, n, slice, off_out + n);
+    ho->node->last_write_ns = NowNs();
+    st = Commit(*ho->node);
+  }
+  chunks_->Release(held);
+  CKPTFS_RETURN_IF_ERROR(st);
+  return static_cast<size_t>(n);
+}
+
+// --- xattrs -----------------------------------------------------------------
+
+Result<std::string> FilesystemImpl::GetXattr(Ino ino, std::string_view name) {
+  return meta_->GetXattr(ino, name);
+}
+Status FilesystemImpl::SetXattr(Ino ino, std::string_view name, std::string_view value,
+                                int flags) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  if (name.size() > 255) return Status::Errno(ERANGE, "xattr name too long");
+  if (value.size() > 65536) return Status::Errno(E2BIG, "xattr value too large");
+  return meta_->SetXattr(ino, name, value, flags);
+}
+Result<std::vector<std::string>> FilesystemImpl::ListXattr(Ino ino) { return meta_->ListXattr(ino); }
+Status FilesystemImpl::RemoveXattr(Ino ino, std::string_view name) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  return meta_->RemoveXattr(ino, name);
+}
+
+// --- whole store ------------------------------------------------------------
+
+Result<FsSpace> FilesystemImpl::StatFs() {
+  CKPTFS_ASSIGN_OR_RETURN(FsSpace backing, env_->GetSpace(dir_));
+  // Size = what the store occupies + what the backing filesystem has free, so
+  // `df` reports the store's real (compressed, deduplicated) usage as Used.
+  uint64_t used = chunks_->pack_bytes_on_disk();
+  for (const char* f : {"/meta.db", "/meta.db-wal"}) {
+    auto sz = env_->GetFileSize(dir_ + f);
+    if (sz.ok()) used += *sz;
+  }
+  FsSpace s = backing;
+  s.total_bytes = used + backing.free_bytes;
+  return s;
+}
+
+Result<StoreStats> FilesystemImpl::Stats() {
+  CKPTFS_ASSIGN_OR_RETURN(StoreStats s, meta_->Stats());
+  s.pack_bytes = chunks_->pack_bytes_on_disk();
+  return s;
+}
+
+Result<FsckReport> FilesystemImpl::Fsck(const ProgressFn& progress) {
+  CKPTFS_RETURN_IF_ERROR(SyncAll());
+  FsckReport rep;
+  std::vector<std::pair<ChunkId, std::string>> bad;
+  CKPTFS_RETURN_IF_ERROR(chunks_->VerifyAll(progress, &bad, &rep.chunks_checked, &rep.bytes_checked));
+  std::vector<ChunkId> ids;
+  for (auto& [id, msg] : bad) {
+    rep.errors.push_back(msg);
+    ids.push_back(id);
+  }
+  if (!ids.empty()) {
+    CKPTFS_ASSIGN_OR_RETURN(auto files, meta_->FilesReferencing(ids));
+    std::set<std::string> paths;
+    for (auto& [ino, path] : files) paths.insert(path);
+    rep.affected_files.assign(paths.begin(), paths.end());
+  }
+  return rep;
+}
+
+Result<GcReport> FilesystemImpl::Gc(const ProgressFn& progress) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  CKPTFS_ASSIGN_OR_RETURN(auto r, chunks_->Gc(/*min_live_ratio=*/0.5, progress));
+  GcReport rep;
+  rep.chunks_deleted = r.chunks_deleted;
+  rep.packs_compacted = r.packs_compacted;
+  rep.packs_deleted = r.packs_deleted;
+  rep.bytes_reclaimed = r.bytes_reclaimed;
+  return rep;
+}
+
+Status FilesystemImpl::SyncAll() {
+  std::vector<std::shared_ptr<OpenInode>> nodes;
+  {
+    std::lock_guard<std::mutex> l(open_mu_);
+    for (auto& [ino, n] : open_) nodes.push_back(n);
+  }
+  Status first;
+  for (auto& n : nodes) {
+    std::unique_lock<std::shared_mutex> l(n->mu);
+    Status st = Commit(*n);
+    if (first.ok() && !st.ok()) first = st;
+  }
+  if (!chunks_ || !meta_) return first;
+  Status st = chunks_->SyncData();
+  if (first.ok() && !st.ok()) first = st;
+  st = meta_->Sync();
+  if (first.ok() && !st.ok()) first = st;
+  return first;
+}
+
+}  // namespace ckptfs

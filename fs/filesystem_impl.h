@@ -1,0 +1,120 @@
+// FilesystemImpl: the store-backed implementation of Filesystem. Private to
+// fs/; callers use Filesystem::Open.
+//
+// Open files: each open inode has one OpenInode (shared by all its handles)
+// holding its FileData. Lock order: open_mu_ before OpenInode::mu; never take
+// open_mu_ while holding an OpenInode::mu.
+#pragma once
+
+#include <atomic>
+#include <mutex>
+#include <shared_mutex>
+#include <unordered_map>
+
+#include "base/thread_pool.h"
+#include "fs/chunk_store.h"
+#include "fs/file_data.h"
+#include "fs/filesystem.h"
+
+namespace ckptfs {
+
+class FilesystemImpl final : public Filesystem {
+ public:
+  FilesystemImpl(Env* env, std::string dir, StoreConfig config, StoreOptions options,
+                 std::unique_ptr<FileLock> lock, std::unique_ptr<MetadataStore> meta,
+                 std::unique_ptr<ThreadPool> pool, std::unique_ptr<ChunkStore> chunks);
+  ~FilesystemImpl() override;
+
+  Status Recover();  // at open: drop staging leftovers and orphaned inodes
+
+  Result<InodeAttr> Lookup(Ino parent, std::string_view name) override;
+  Result<InodeAttr> GetAttr(Ino ino) override;
+  Result<InodeAttr> SetAttr(Ino ino, const InodeAttr& values, uint32_t mask,
+                            std::optional<FileHandle> fh) override;
+  Result<InodeAttr> Mkdir(Ino parent, std::string_view name, uint32_t mode, uint32_t uid,
+                          uint32_t gid) override;
+  Result<InodeAttr> Mknod(Ino parent, std::string_view name, uint32_t mode, uint64_t rdev,
+                          uint32_t uid, uint32_t gid) override;
+  Result<InodeAttr> Symlink(Ino parent, std::string_view name, std::string_view target,
+                            uint32_t uid, uint32_t gid) override;
+  Result<std::string> ReadLink(Ino ino) override;
+  Result<InodeAttr> Link(Ino ino, Ino new_parent, std::string_view new_name) override;
+  Status Unlink(Ino parent, std::string_view name) override;
+  Status Rmdir(Ino parent, std::string_view name) override;
+  Status Rename(Ino old_parent, std::string_view old_name, Ino new_parent,
+                std::string_view new_name, unsigned flags) override;
+  Result<std::vector<std::pair<DirEntry, InodeAttr>>> ReadDir(Ino dir, std::string_view after_name,
+                                                               size_t limit) override;
+
+  Result<std::pair<InodeAttr, FileHandle>> Create(Ino parent, std::string_view name,
+                                                  uint32_t mode, int flags, uint32_t uid,
+                                                  uint32_t gid) override;
+  Result<FileHandle> Open(Ino ino, int flags) override;
+  Result<size_t> Read(FileHandle fh, uint64_t offset, std::span<std::byte> out) override;
+  Result<size_t> Write(FileHandle fh, uint64_t offset, ByteSpan data) override;
+  Status Flush(FileHandle fh) override;
+  Status Fsync(FileHandle fh, bool datasync) override;
+  Status Release(FileHandle fh) override;
+  Result<size_t> CopyFileRange(FileHandle in, uint64_t off_in, FileHandle out, uint64_t off_out,
+                               size_t len) override;
+  bool KeepCache(FileHandle fh) override;
+
+  Result<std::string> GetXattr(Ino ino, std::string_view name) override;
+  Status SetXattr(Ino ino, std::string_view name, std::string_view value, int flags) override;
+  Result<std::vector<std::string>> ListXattr(Ino ino) override;
+  Status RemoveXattr(Ino ino, std::string_view name) override;
+
+  Result<FsSpace> StatFs() override;
+  Result<StoreStats> Stats() override;
+  Result<FsckReport> Fsck(const ProgressFn& progress) override;
+  Result<GcReport> Gc(const ProgressFn& progress) override;
+  Status SyncAll() override;
+
+  const std::string& store_dir() const override { return dir_; }
+  const StoreConfig& config() const override { return config_; }
+
+ private:
+  struct OpenInode {
+    Ino ino = 0;
+    std::shared_mutex mu;          // guards data's contents
+    std::unique_ptr<FileData> data;
+    int opens = 0;                 // guarded by open_mu_
+    bool unlinked = false;         // guarded by open_mu_: delete at last release
+    bool keep_cache = false;       // set at first open
+    int64_t last_write_ns = 0;     // guarded by mu
+  };
+  struct Handle {
+    std::shared_ptr<OpenInode> node;
+    int flags = 0;
+    uint64_t next_offset = 0;      // where a sequential reader reads next
+  };
+
+  Result<std::shared_ptr<OpenInode>> Acquire(Ino ino);
+  Status ReleaseNode(const std::shared_ptr<OpenInode>& node);
+  Result<Handle*> GetHandle(FileHandle fh);
+  Status Commit(OpenInode& node);  // REQUIRES node.mu held exclusively
+  Status MaybeDelete(Ino ino);     // after a name was removed
+  void Overlay(InodeAttr* attr);   // sizes of open, dirty files
+  Status CheckWritable() const;
+  Status ReportCorruption(Ino ino, const Status& st);
+
+  Env* env_;
+  std::string dir_;
+  StoreConfig config_;
+  StoreOptions options_;
+  std::unique_ptr<FileLock> lock_;
+  std::unique_ptr<MetadataStore> meta_;
+  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<ChunkStore> chunks_;
+
+  std::mutex open_mu_;
+  std::unordered_map<Ino, std::shared_ptr<OpenInode>> open_;  // guarded by open_mu_
+  std::unordered_map<Ino, std::pair<int64_t, uint64_t>> seen_;  // mtime,size at last close
+
+  std::mutex handles_mu_;
+  std::unordered_map<FileHandle, std::unique_ptr<Handle>> handles_;  // guarded by handles_mu_
+  FileHandle next_fh_ = 1;
+  std::atomic<uint64_t> staging_seq_{0};
+};
+
+}  // namespace ckptfs

@@ -1,0 +1,322 @@
+// POSIX semantics of fs/filesystem without a kernel mount.
+#include "fs/filesystem.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <sys/xattr.h>
+
+#include <cstring>
+
+#include <gtest/gtest.h>
+
+#include "base/fault_env.h"
+#include "fs/test_util.h"
+
+namespace ckptfs {
+namespace {
+
+using testing::RandomBytes;
+using testing::TempDir;
+
+class FilesystemTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    InitOptions io;
+    io.chunker = {4096, 16384, 65536};  // small chunks so tests cross many boundaries
+    ASSERT_TRUE(Filesystem::Init(dir_.path() + "/store", io).ok());
+    Reopen();
+  }
+  void Reopen(Env* env = nullptr) {
+    fs_.reset();
+    StoreOptions so;
+    so.env = env;
+    so.cache_bytes = 1 << 20;
+    auto r = Filesystem::Open(dir_.path() + "/store", so);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    fs_ = std::move(r).value();
+  }
+  Ino MakeFile(Ino parent, const std::string& name, const std::vector<std::byte>& data,
+               size_t piece = 1 << 20) {
+    auto c = fs_->Create(parent, name, 0644, O_WRONLY | O_CREAT, 0, 0);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    for (size_t off = 0; off < data.size(); off += piece) {
+      size_t n = std::min(piece, data.size() - off);
+      auto w = fs_->Write(c->second, off, ByteSpan(data.data() + off, n));
+      EXPECT_TRUE(w.ok()) << w.status().ToString();
+    }
+    EXPECT_TRUE(fs_->Release(c->second).ok());
+    return c->first.ino;
+  }
+  std::vector<std::byte> ReadAll(Ino ino) {
+    auto fh = fs_->Open(ino, O_RDONLY);
+    EXPECT_TRUE(fh.ok()) << fh.status().ToString();
+    std::vector<std::byte> out;
+    std::vector<std::byte> buf(200000);
+    for (uint64_t off = 0;;) {
+      auto r = fs_->Read(*fh, off, buf);
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
+      if (!r.ok() || *r == 0) break;
+      out.insert(out.end(), buf.begin(), buf.begin() + *r);
+      off += *r;
+    }
+    EXPECT_TRUE(fs_->Release(*fh).ok());
+    return out;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Filesystem> fs_;
+};
+
+TEST_F(FilesystemTest, WriteReadRoundTripAcrossReopen) {
+  auto data = RandomBytes(3 << 20, 1);
+  Ino ino = MakeFile(kRootIno, "model", data, 128 * 1024 + 7);
+  EXPECT_EQ(ReadAll(ino), data);
+  Reopen();
+  auto a = fs_->Lookup(kRootIno, "model");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->size, data.size());
+  EXPECT_EQ(ReadAll(a->ino), data);
+}
+
+TEST_F(FilesystemTest, IdenticalFilesDeduplicate) {
+  auto data = RandomBytes(2 << 20, 2);
+  MakeFile(kRootIno, "a", data);
+  auto before = fs_->Stats();
+  ASSERT_TRUE(before.ok());
+  MakeFile(kRootIno, "b", data);
+  auto after = fs_->Stats();
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->stored_bytes, before->stored_bytes);
+  EXPECT_EQ(after->logical_bytes, 2 * before->logical_bytes);
+}
+
+TEST_F(FilesystemTest, RandomWritesOverwritesAndHoles) {
+  auto data = RandomBytes(1 << 20, 3);
+  Ino ino = MakeFile(kRootIno, "f", data);
+  std::vector<std::byte> expect = data;
+  auto fh = fs_->Open(ino, O_RDWR);
+  ASSERT_TRUE(fh.ok());
+  auto patch = RandomBytes(5000, 4);
+  ASSERT_TRUE(fs_->Write(*fh, 300000, patch).ok());
+  std::copy(patch.begin(), patch.end(), expect.begin() + 300000);
+  // Past EOF: the gap is a hole and reads as zeros.
+  ASSERT_TRUE(fs_->Write(*fh, (1 << 20) + 100000, patch).ok());
+  expect.resize((1 << 20) + 100000, std::byte{0});
+  expect.insert(expect.end(), patch.begin(), patch.end());
+  // Readers see the uncommitted state through the same inode.
+  std::vector<std::byte> mid(6000);
+  auto r = fs_->Read(*fh, 299000, mid);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(std::equal(mid.begin(), mid.end(), expect.begin() + 299000));
+  ASSERT_TRUE(fs_->Release(*fh).ok());
+  EXPECT_EQ(ReadAll(ino), expect);
+  Reopen();
+  EXPECT_EQ(ReadAll(ino), expect);
+}
+
+TEST_F(FilesystemTest, AppendHandlesWriteAtEnd) {
+  Ino ino = MakeFile(kRootIno, "log.txt", {});
+  for (int i = 0; i < 50; ++i) {
+    auto fh = fs_->Open(ino, O_WRONLY | O_APPEND);
+    ASSERT_TRUE(fh.ok());
+    std::string line = "line " + std::to_string(i) + "\n";
+    ASSERT_TRUE(fs_->Write(*fh, 0, AsBytes(line)).ok());
+    ASSERT_TRUE(fs_->Release(*fh).ok());
+  }
+  auto all = ReadAll(ino);
+  std::string s(reinterpret_cast<const char*>(all.data()), all.size());
+  EXPECT_EQ(s.substr(0, 14), "line 0\nline 1\n");
+  EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 50);
+}
+
+TEST_F(FilesystemTest, TruncateShrinkGrowAndOTrunc) {
+  auto data = RandomBytes(500000, 5);
+  Ino ino = MakeFile(kRootIno, "t", data);
+  InodeAttr v;
+  v.size = 1000;
+  ASSERT_TRUE(fs_->SetAttr(ino, v, kSetSize, std::nullopt).ok());
+  v.size = 3000;
+  ASSERT_TRUE(fs_->SetAttr(ino, v, kSetSize, std::nullopt).ok());
+  auto got = ReadAll(ino);
+  ASSERT_EQ(got.size(), 3000u);
+  EXPECT_TRUE(std::equal(got.begin(), got.begin() + 1000, data.begin()));
+  EXPECT_TRUE(std::all_of(got.begin() + 1000, got.end(), [](std::byte b) { return b == std::byte{0}; }));
+  auto fh = fs_->Open(ino, O_WRONLY | O_TRUNC);
+  ASSERT_TRUE(fh.ok());
+  ASSERT_TRUE(fs_->Write(*fh, 0, AsBytes("new")).ok());
+  ASSERT_TRUE(fs_->Release(*fh).ok());
+  auto n = ReadAll(ino);
+  EXPECT_EQ(std::string(reinterpret_cast<char*>(n.data()), n.size()), "new");
+}
+
+TEST_F(FilesystemTest, UnlinkWhileOpenKeepsDataUntilRelease) {
+  auto data = RandomBytes(100000, 6);
+  Ino ino = MakeFile(kRootIno, "gone", data);
+  auto fh = fs_->Open(ino, O_RDONLY);
+  ASSERT_TRUE(fh.ok());
+  ASSERT_TRUE(fs_->Unlink(kRootIno, "gone").ok());
+  EXPECT_TRUE(fs_->Lookup(kRootIno, "gone").status().IsNotFound());
+  std::vector<std::byte> buf(data.size());
+  auto r = fs_->Read(*fh, 0, buf);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(buf, data);
+  ASSERT_TRUE(fs_->Release(*fh).ok());
+  EXPECT_FALSE(fs_->GetAttr(ino).ok());
+}
+
+TEST_F(FilesystemTest, RenameReplacesAndIsAtomic) {
+  MakeFile(kRootIno, "a", RandomBytes(1000, 7));
+  auto b = RandomBytes(2000, 8);
+  MakeFile(kRootIno, "b.tmp", b);
+  ASSERT_TRUE(fs_->Rename(kRootIno, "b.tmp", kRootIno, "a", 0).ok());
+  auto a = fs_->Lookup(kRootIno, "a");
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(ReadAll(a->ino), b);
+  EXPECT_TRUE(fs_->Lookup(kRootIno, "b.tmp").status().IsNotFound());
+  auto d = fs_->Mkdir(kRootIno, "d", 0755, 0, 0);
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(fs_->Rename(kRootIno, "d", d->ino, "inside", 0).err(), EINVAL);
+  EXPECT_EQ(fs_->Rename(kRootIno, "a", kRootIno, "d", 0).err(), EISDIR);
+}
+
+TEST_F(FilesystemTest, DirectoriesLinksSymlinksAndNames) {
+  auto d = fs_->Mkdir(kRootIno, "dir", 0755, 0, 0);
+  ASSERT_TRUE(d.ok());
+  Ino f = MakeFile(d->ino, "f", RandomBytes(10, 9));
+  ASSERT_TRUE(fs_->Link(f, kRootIno, "hard").ok());
+  EXPECT_EQ(fs_->GetAttr(f)->nlink, 2u);
+  auto s = fs_->Symlink(kRootIno, "sym", "dir/f", 0, 0);
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(*fs_->ReadLink(s->ino), "dir/f");
+  EXPECT_EQ(fs_->Rmdir(kRootIno, "dir").err(), ENOTEMPTY);
+  EXPECT_EQ(fs_->Mkdir(kRootIno, std::string(256, 'x'), 0755, 0, 0).status().err(), ENAMETOOLONG);
+  EXPECT_EQ(fs_->Mkdir(kRootIno, "dir", 0755, 0, 0).status().err(), EEXIST);
+  auto c = fs_->Create(kRootIno, "hard", 0644, O_CREAT | O_EXCL | O_WRONLY, 0, 0);
+  EXPECT_EQ(c.status().err(), EEXIST);
+  auto list = fs_->ReadDir(kRootIno, "", 100);
+  ASSERT_TRUE(list.ok());
+  ASSERT_EQ(list->size(), 3u);
+  EXPECT_EQ((*list)[0].first.name, "dir");
+  EXPECT_EQ((*list)[1].first.name, "hard");
+  EXPECT_EQ((*list)[2].first.name, "sym");
+}
+
+TEST_F(FilesystemTest, CopyFileRangeClonesWithoutNewData) {
+  auto data = RandomBytes(1 << 20, 10);
+  Ino src = MakeFile(kRootIno, "src", data);
+  auto before = fs_->Stats();
+  auto in = fs_->Open(src, O_RDONLY);
+  auto out = fs_->Create(kRootIno, "dst", 0644, O_CREAT | O_WRONLY, 0, 0);
+  ASSERT_TRUE(in.ok() && out.ok());
+  auto n = fs_->CopyFileRange(*in, 0, out->second, 0, data.size());
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, data.size());
+  ASSERT_TRUE(fs_->Release(*in).ok());
+  ASSERT_TRUE(fs_->Release(out->second).ok());
+  EXPECT_EQ(ReadAll(out->first.ino), data);
+  EXPECT_EQ(fs_->Stats()->stored_bytes, before->stored_bytes);
+  // Unaligned partial clone.
+  auto in2 = fs_->Open(src, O_RDONLY);
+  auto out2 = fs_->Create(kRootIno, "part", 0644, O_CREAT | O_WRONLY, 0, 0);
+  ASSERT_TRUE(fs_->CopyFileRange(*in2, 12345, out2->second, 7, 300000).ok());
+  ASSERT_TRUE(fs_->Release(*in2).ok());
+  ASSERT_TRUE(fs_->Release(out2->second).ok());
+  auto part = ReadAll(out2->first.ino);
+  ASSERT_EQ(part.size(), 300007u);
+  EXPECT_TRUE(std::equal(part.begin() + 7, part.end(), data.begin() + 12345));
+}
+
+TEST_F(FilesystemTest, XattrsFollowCreateReplaceRules) {
+  Ino f = MakeFile(kRootIno, "x", {});
+  EXPECT_TRUE(fs_->SetXattr(f, "user.k", "v", XATTR_CREATE).ok());
+  EXPECT_EQ(fs_->SetXattr(f, "user.k", "v", XATTR_CREATE).err(), EEXIST);
+  EXPECT_EQ(*fs_->GetXattr(f, "user.k"), "v");
+  EXPECT_EQ(fs_->RemoveXattr(f, "user.nope").err(), ENODATA);
+}
+
+TEST_F(FilesystemTest, GcReclaimsDeletedFiles) {
+  for (int i = 0; i < 4; ++i) MakeFile(kRootIno, "f" + std::to_string(i), RandomBytes(2 << 20, 20 + i));
+  Reopen();  // seals the pack so gc may compact it
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(fs_->Unlink(kRootIno, "f" + std::to_string(i)).ok());
+  auto gc = fs_->Gc(nullptr);
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_GT(gc->chunks_deleted, 0u);
+  EXPECT_GT(gc->bytes_reclaimed, 4u << 20);
+  auto f3 = fs_->Lookup(kRootIno, "f3");
+  ASSERT_TRUE(f3.ok());
+  EXPECT_EQ(ReadAll(f3->ino), RandomBytes(2 << 20, 23));
+  auto fsck = fs_->Fsck(nullptr);
+  ASSERT_TRUE(fsck.ok());
+  EXPECT_TRUE(fsck->ok());
+}
+
+TEST_F(FilesystemTest, CorruptionGivesEioAndNamesTheFile) {
+  auto data = RandomBytes(300000, 30);
+  MakeFile(kRootIno, "good", RandomBytes(300000, 31));
+  MakeFile(kRootIno, "bad", data);
+  fs_.reset();
+  // Flip one byte in the middle of the last record of the pack.
+  std::string pack = dir_.path() + "/store/packs/00000001.pack";
+  FILE* f = std::fopen(pack.c_str(), "r+b");
+  ASSERT_NE(f, nullptr);
+  std::fseek(f, 0, SEEK_END);
+  long size = std::ftell(f);
+  std::fseek(f, size - 5000, SEEK_SET);
+  int c = std::fgetc(f);
+  std::fseek(f, size - 5000, SEEK_SET);
+  std::fputc(c ^ 0x40, f);
+  std::fclose(f);
+  Reopen();
+  auto fsck = fs_->Fsck(nullptr);
+  ASSERT_TRUE(fsck.ok());
+  EXPECT_FALSE(fsck->ok());
+  ASSERT_EQ(fsck->affected_files.size(), 1u);
+  EXPECT_EQ(fsck->affected_files[0], "/bad");
+  auto bad = fs_->Lookup(kRootIno, "bad");
+  auto fh = fs_->Open(bad->ino, O_RDONLY);
+  std::vector<std::byte> buf(data.size());
+  auto r = fs_->Read(*fh, 0, buf);
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().err(), EIO);
+  ASSERT_TRUE(fs_->Release(*fh).ok());
+}
+
+TEST_F(FilesystemTest, FullDiskGivesEnospcAndKeepsExistingFiles) {
+  auto keep = RandomBytes(200000, 40);
+  MakeFile(kRootIno, "keep", keep);
+  FaultInjectionEnv env(Env::Default());
+  Reopen(&env);
+  env.SetSpaceLimit(env.bytes_written() + 300000);
+  auto c = fs_->Create(kRootIno, "big", 0644, O_CREAT | O_WRONLY, 0, 0);
+  ASSERT_TRUE(c.ok());
+  Status last;
+  auto chunk = RandomBytes(1 << 20, 41);
+  for (int i = 0; i < 8 && last.ok(); ++i) {
+    auto w = fs_->Write(c->second, uint64_t(i) << 20, chunk);
+    last = w.ok() ? Status::OK() : w.status();
+  }
+  if (last.ok()) last = fs_->Flush(c->second);
+  EXPECT_EQ(last.err(), ENOSPC) << last.ToString();
+  (void)fs_->Release(c->second);
+  env.ClearSpaceLimit();
+  auto k = fs_->Lookup(kRootIno, "keep");
+  ASSERT_TRUE(k.ok());
+  EXPECT_EQ(ReadAll(k->ino), keep);
+  // The store keeps working once space is back.
+  MakeFile(kRootIno, "after", RandomBytes(50000, 42));
+  EXPECT_EQ(ReadAll(fs_->Lookup(kRootIno, "after")->ino), RandomBytes(50000, 42));
+}
+
+TEST_F(FilesystemTest, OpenRefusesNonStoresAndLockedStores) {
+  StoreOptions so;
+  auto second = Filesystem::Open(dir_.path() + "/store", so);
+  EXPECT_EQ(second.status().code(), Code::kBusy);
+  auto missing = Filesystem::Open(dir_.path() + "/nope", so);
+  EXPECT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("nope"), std::string::npos);
+  InitOptions io;
+  EXPECT_FALSE(Filesystem::Init(dir_.path() + "/store", io).ok());
+}
+
+}  // namespace
+}  // namespace ckptfs
