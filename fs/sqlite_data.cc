@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <set>
 #include <unordered_map>
 
@@ -28,6 +29,18 @@ std::string Hex(const ChunkId& id) {
 }
 
 std::string ChunkName(const ChunkId& id) { return "chunk " + Hex(id); }
+
+// Hashes all 16 bytes. ChunkIdHash reads only the first 8, which is right
+// for real (uniform) ids but degenerates to a list for callers' ids that
+// share a prefix; a commit's extents must not turn quadratic on that.
+struct FullChunkIdHash {
+  size_t operator()(const ChunkId& id) const noexcept {
+    uint64_t a, b;
+    std::memcpy(&a, id.bytes.data(), 8);
+    std::memcpy(&b, id.bytes.data() + 8, 8);
+    return static_cast<size_t>((a ^ (b * 0x9E3779B97F4A7C15ull)) * 0xBF58476D1CE4E5B9ull);
+  }
+};
 
 // Columns 0..5 of a "SELECT id, pack_id, offset, raw_len, stored_len, codec".
 ChunkLocation ReadChunk(const Query& q) {
@@ -134,7 +147,7 @@ Status SqliteMetadataStore::CommitFile(Ino ino, const std::vector<Extent>& exten
     struct Lens {
       uint64_t raw, stored;
     };
-    std::unordered_map<ChunkId, Lens, ChunkIdHash> lens;
+    std::unordered_map<ChunkId, Lens, FullChunkIdHash> lens;
     uint64_t stored_bytes = 0;
     for (const Extent& e : extents) {
       auto it = lens.find(e.chunk);
