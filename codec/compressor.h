@@ -3,9 +3,10 @@
 // Trained weights compress poorly as a byte stream because every float's
 // exponent byte sits between noisy mantissa bytes. Grouping byte k of every
 // 2- or 4-byte word into plane k puts the exponents together, where zstd
-// finds them highly repetitive. The codec is chosen per chunk (whichever is
-// smallest, or by a cheap predictor), and a chunk that does not shrink is
-// stored raw.
+// finds them highly repetitive. The codec is chosen per chunk: small chunks
+// try every codec; larger ones pick by encoding a 32 KiB sample with each.
+// A chunk that does not shrink is stored raw. Payload layouts are in
+// docs/pack_format.md.
 #pragma once
 
 #include <cstdint>
@@ -18,6 +19,9 @@
 namespace ckptfs {
 
 struct CompressionOptions {
+  // Level of kZstd frames. Plane frames use fixed, nearly Huffman-only
+  // parameters (compressor.cc explains why), so floats compress the same at
+  // every level.
   int zstd_level = 3;
   bool byte_grouping = true;  // try kZstdPlanes2 / kZstdPlanes4
 };
