@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include "fs/metadata.h"
+#include "fs/sqlite_db.h"
 
 namespace ckptfs {
 namespace {
@@ -276,6 +277,16 @@ TEST_F(MetadataTest, ReadOnlyOpenRefusesWrites) {
   EXPECT_TRUE(ro->Sync().ok());
 }
 
+TEST(SqliteStatusTest, MapsResultCodes) {
+  Status s = sqlite::SqliteStatus(SQLITE_FULL, "meta.db", "database or disk is full", "CommitFile");
+  EXPECT_TRUE(s.IsNoSpace());
+  EXPECT_EQ(s.message(), "meta.db: database or disk is full (CommitFile)");
+  EXPECT_TRUE(sqlite::SqliteStatus(SQLITE_CORRUPT, "m", "x", "op").IsCorruption());
+  EXPECT_TRUE(sqlite::SqliteStatus(SQLITE_NOTADB, "m", "x", "op").IsCorruption());
+  EXPECT_TRUE(sqlite::SqliteStatus(SQLITE_IOERR_FSYNC, "m", "x", "op").err() == EIO);
+  EXPECT_EQ(sqlite::SqliteStatus(SQLITE_BUSY, "m", "x", "op").code(), Code::kBusy);
+}
+
 // ---------------------------------------------------------------- namespace
 
 TEST_F(MetadataTest, CreateLookupAndDirLinkCounts) {
@@ -369,6 +380,9 @@ TEST_F(MetadataTest, LinkUnlinkAndOrphans) {
   EXPECT_EQ(u->nlink, 0u);
   EXPECT_EQ(Nlink(kRootIno), 2u);
   EXPECT_EQ(store_->GetAttr(kRootIno)->mtime_ns, 6000);
+  // A removed directory (still open somewhere) takes no new entries.
+  EXPECT_TRUE(store_->Create(d, "x", Attr(kFile)).status().IsNotFound());
+  EXPECT_TRUE(Val(store_->ReadDir(d, "", 10)).empty());
   EXPECT_EQ(Val(store_->ListOrphans()), (std::vector<Ino>{d, f}));
   CheckInvariants(path_);
   ASSERT_TRUE(store_->DeleteInode(f).ok());

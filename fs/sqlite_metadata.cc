@@ -32,6 +32,14 @@ std::string EntryName(Ino parent, std::string_view name) {
   return s;
 }
 
+// A directory that can receive new entries: LoadDir, and not removed
+// (nlink 0), as POSIX gives ENOENT for creating inside a deleted directory.
+Result<InodeAttr> LoadLiveDir(Conn& c, Ino dir) {
+  CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, LoadDir(c, dir));
+  if (a.nlink == 0) return Status::NotFound("directory " + InoName(dir) + " has been removed");
+  return a;
+}
+
 // Rejects names no dentry may have. Length limits are the caller's
 // (ENAMETOOLONG depends on the mount).
 Status CheckName(std::string_view name) {
@@ -342,7 +350,7 @@ Result<InodeAttr> SqliteMetadataStore::Create(Ino parent, std::string_view name,
   CKPTFS_RETURN_IF_ERROR(CheckName(name));
   InodeAttr out = attr;
   CKPTFS_RETURN_IF_ERROR(Write("Create", [&](Conn& c) -> Status {
-    CKPTFS_RETURN_IF_ERROR(LoadDir(c, parent).status());
+    CKPTFS_RETURN_IF_ERROR(LoadLiveDir(c, parent).status());
     CKPTFS_ASSIGN_OR_RETURN(std::optional<Ino> taken, FindEntry(c, parent, name));
     if (taken) return Status::Exists(EntryName(parent, name) + " already exists");
     const bool dir = IsDir(attr.mode);
@@ -377,7 +385,7 @@ Result<InodeAttr> SqliteMetadataStore::Link(Ino ino, Ino new_parent, std::string
     if (IsDir(out.mode)) {
       return Status::Errno(EPERM, "cannot hard-link directory " + InoName(ino));
     }
-    CKPTFS_RETURN_IF_ERROR(LoadDir(c, new_parent).status());
+    CKPTFS_RETURN_IF_ERROR(LoadLiveDir(c, new_parent).status());
     CKPTFS_ASSIGN_OR_RETURN(std::optional<Ino> taken, FindEntry(c, new_parent, new_name));
     if (taken) return Status::Exists(EntryName(new_parent, new_name) + " already exists");
     CKPTFS_RETURN_IF_ERROR(InsertEntry(c, new_parent, new_name, ino));
@@ -421,7 +429,7 @@ Result<std::optional<InodeAttr>> SqliteMetadataStore::Rename(Ino old_parent,
     CKPTFS_ASSIGN_OR_RETURN(std::optional<Ino> src, FindEntry(c, old_parent, old_name));
     if (!src) return Status::NotFound(EntryName(old_parent, old_name) + " not found");
     CKPTFS_ASSIGN_OR_RETURN(InodeAttr sa, LoadAttr(c, *src));
-    CKPTFS_RETURN_IF_ERROR(LoadDir(c, new_parent).status());
+    CKPTFS_RETURN_IF_ERROR(LoadLiveDir(c, new_parent).status());
     CKPTFS_ASSIGN_OR_RETURN(std::optional<Ino> dst, FindEntry(c, new_parent, new_name));
     // Two names of one inode (or one name onto itself): POSIX says rename
     // does nothing and succeeds.
