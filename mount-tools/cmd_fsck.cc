@@ -1,0 +1,50 @@
+// ckptfs fsck STORE|MOUNTPOINT [--json]: exit 0 when clean, 1 listing the
+// affected files otherwise.
+#include <cstdio>
+
+#include "mount-tools/cli_util.h"
+#include "mount-tools/commands.h"
+#include "mount-tools/maintenance.h"
+#include "mount-tools/progress.h"
+
+namespace ckptfs::cli {
+
+Runner AddFsck(CLI::App& app) {
+  auto target = std::make_shared<std::string>();
+  auto json = std::make_shared<bool>(false);
+  auto* cmd = app.add_subcommand("fsck", "Verify every chunk by its hash; name affected files");
+  cmd->add_option("TARGET", *target, "Store directory or ckptfs mountpoint")->required();
+  cmd->add_flag("--json", *json, "Print the report as JSON");
+  return [=]() -> int {
+    auto r = [&] {
+      Progress progress("fsck", /*bytes=*/true);
+      return RunStoreOp(*target, "fsck", [&](uint64_t d, uint64_t t) { progress.Update(d, t); });
+    }();
+    if (!r.ok()) return Fail(r.status());
+    const auto& j = *r;
+    bool clean = j.value("clean", false);
+    if (*json) {
+      std::printf("%s\n", j.dump(2).c_str());
+      return clean ? kExitOk : kExitError;
+    }
+    if (clean) {
+      std::printf("clean: %llu chunks (%s) verified\n",
+                  static_cast<unsigned long long>(j.value("chunks_checked", uint64_t{0})),
+                  HumanSize(j.value("bytes_checked", uint64_t{0})).c_str());
+      return kExitOk;
+    }
+    std::printf("errors:\n");
+    for (const auto& e : j.value("errors", nlohmann::json::array())) {
+      std::printf("  %s\n", e.get<std::string>().c_str());
+    }
+    std::printf("affected files:\n");
+    for (const auto& f : j.value("affected_files", nlohmann::json::array())) {
+      std::printf("  %s\n", f.get<std::string>().c_str());
+    }
+    PrintError(*target + ": fsck found " +
+               std::to_string(j.value("errors", nlohmann::json::array()).size()) + " error(s)");
+    return kExitError;
+  };
+}
+
+}  // namespace ckptfs::cli

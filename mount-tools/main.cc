@@ -1,0 +1,45 @@
+// ckptfs: the command-line tool (docs/CLI.md). One file per subcommand; this
+// file only dispatches and maps parse errors to exit code 2.
+#include <cstdio>
+#include <map>
+
+#include "mount-tools/cli_util.h"
+#include "mount-tools/commands.h"
+
+int main(int argc, char** argv) {
+  using namespace ckptfs::cli;
+  CLI::App app{"ckptfs: a deduplicating, compressing FUSE filesystem for ML checkpoints",
+               "ckptfs"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "ckptfs 0.1.0");
+  app.footer("Exit codes: 0 success, 1 runtime error, 2 bad usage. See docs/CLI.md.");
+
+  std::map<CLI::App*, Runner> runners;
+  auto add = [&](Runner (*adder)(CLI::App&)) {
+    size_t before = app.get_subcommands({}).size();
+    Runner r = adder(app);
+    runners[app.get_subcommands({})[before]] = std::move(r);
+  };
+  add(AddInit);
+  add(AddMount);
+  add(AddUmount);
+  add(AddImport);
+  add(AddExport);
+  add(AddLs);
+  add(AddRm);
+  add(AddStats);
+  add(AddFsck);
+  add(AddGc);
+  add(AddDemo);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);  // prints help/version to stdout, errors to stderr
+    return rc == 0 ? kExitOk : kExitUsage;
+  }
+  for (auto* sub : app.get_subcommands()) {
+    if (auto it = runners.find(sub); it != runners.end()) return it->second();
+  }
+  return UsageError("no command given (see ckptfs --help)");
+}
