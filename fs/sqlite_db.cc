@@ -1,6 +1,7 @@
 #include "fs/sqlite_db.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -141,6 +142,9 @@ Query Conn::Prepare(const char* sql) {
     }
     it = cache_.emplace(sql, Stmt(s)).first;
   }
+  // One cached statement serves one Query at a time: re-preparing SQL whose
+  // Query is still mid-iteration would reset it under its user.
+  assert(!sqlite3_stmt_busy(it->second.get()) && "cached statement used re-entrantly");
   return Query(this, it->second.get(), Status::OK());
 }
 
