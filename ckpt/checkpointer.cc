@@ -187,8 +187,8 @@ struct Checkpointer::Impl {
       }
     }
     give_arena(std::move(job.arena));
-    job.finish(error);
     if (!error) log("saved checkpoint " + dir.entry(job.name));
+    job.finish(error);
   }
 
   void start_writer() {
