@@ -477,12 +477,20 @@ void ReplyXattrValue(fuse_req_t req, const std::string& v, size_t size) {
   fuse_reply_buf(req, v.data(), v.size());
 }
 
+// POSIX ACLs are not supported: without FUSE_CAP_POSIX_ACL the kernel would
+// not enforce them, and storing system.posix_acl_access as a plain xattr
+// makes `cp -p` believe the ACL call set the permissions, so it skips its
+// fchmod and the copy keeps the mode it was created with (0600).
+bool IsAclName(const char* name) { return std::strncmp(name, "system.posix_acl_", 17) == 0; }
+
 void OpSetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
                 int flags) {
+  if (IsAclName(name)) return (void)fuse_reply_err(req, EOPNOTSUPP);
   ReplyErrno(req, Fs(req).SetXattr(ino, name, std::string_view(value, size), flags));
 }
 
 void OpGetxattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  if (IsAclName(name)) return (void)fuse_reply_err(req, EOPNOTSUPP);
   auto r = Fs(req).GetXattr(ino, name);
   if (!r.ok()) return ReplyErrno(req, r.status());
   ReplyXattrValue(req, *r, size);
@@ -497,6 +505,7 @@ void OpListxattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
 }
 
 void OpRemovexattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  if (IsAclName(name)) return (void)fuse_reply_err(req, EOPNOTSUPP);
   ReplyErrno(req, Fs(req).RemoveXattr(ino, name));
 }
 
@@ -630,7 +639,10 @@ Status ServeMount(Filesystem& fs, const MountOptions& opts, std::function<void()
   // still pending, so the readiness thread cannot stay blocked in stat().
   fuse_session_destroy(se);
   ready.join();
-  if (rc != 0) return Status::Errno(rc < 0 ? -rc : EIO, "FUSE session loop for " + mnt + " failed");
+  // libfuse reports a shutdown signal as a positive return (the signal
+  // number): that is a clean stop. Negative values are errnos.
+  if (rc > 0) spdlog::info("stopped by signal {}", rc);
+  if (rc < 0) return Status::Errno(-rc, "FUSE session loop for " + mnt + " failed");
   return Status::OK();
 }
 

@@ -1,0 +1,29 @@
+#!/bin/bash
+# A full backing disk: the writer gets ENOSPC, the daemon keeps serving, and
+# existing files stay intact. The store lives on a 64 MiB tmpfs.
+source "$(dirname "$0")/lib.sh"
+require_fuse
+[ "$(id -u)" = 0 ] || skip "needs root to mount a tmpfs"
+mkdir "$WORK/tmpfs"
+mount -t tmpfs -o size=64m ckptfs-it "$WORK/tmpfs" || skip "cannot mount a tmpfs"
+STORE=$WORK/tmpfs/store
+fresh_mount
+random_file "$MNT/keep" 4
+sha=$(sha256sum < "$MNT/keep")
+rc=0
+out=$(dd if=/dev/urandom of="$MNT/fill" bs=1M count=200 2>&1) || rc=$?
+[ $rc -ne 0 ] || fail "writing 200 MiB into a 64 MiB store succeeded"
+echo "$out" | grep -q "No space left on device" || fail "writer did not get ENOSPC: $out"
+log "daemon still serves"
+[ "$(sha256sum < "$MNT/keep")" = "$sha" ] || fail "existing file changed"
+ls -l "$MNT" > /dev/null || fail "ls after ENOSPC"
+"$CKPTFS" stats "$MNT" > /dev/null || fail "stats after ENOSPC"
+rm -f "$MNT/fill"
+"$CKPTFS" gc "$MNT" || fail "gc after ENOSPC"
+echo "after" > "$MNT/small" && [ "$(cat "$MNT/small")" = after ] || fail "write after freeing space"
+umount_store
+mount_store
+[ "$(sha256sum < "$MNT/keep")" = "$sha" ] || fail "existing file changed after remount"
+"$CKPTFS" fsck "$MNT" > /dev/null || fail "fsck after ENOSPC"
+umount_store
+echo PASS
