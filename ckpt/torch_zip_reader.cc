@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <unordered_map>
 
@@ -51,6 +52,96 @@ class PosixReadAdapter final : public caffe2::serialize::ReadAdapterInterface {
   size_t size_ = 0;
 };
 
+// CRC-32 (zip polynomial), slice-by-8. libtorch builds miniz with
+// MINIZ_DISABLE_ZIP_READER_CRC32_CHECKS, so the reader verifies records
+// against the central directory itself: a flipped bit in a tensor must not
+// load silently.
+class Crc32 {
+ public:
+  Crc32() {
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t_[0][i] = c;
+    }
+    for (uint32_t i = 0; i < 256; ++i)
+      for (int s = 1; s < 8; ++s) t_[s][i] = (t_[s - 1][i] >> 8) ^ t_[0][t_[s - 1][i] & 0xff];
+  }
+  uint32_t operator()(const void* data, size_t n) const {
+    const uint8_t* p = static_cast<const uint8_t*>(data);
+    uint32_t c = 0xFFFFFFFFu;
+    while (n >= 8) {
+      uint32_t a, b;
+      std::memcpy(&a, p, 4);
+      std::memcpy(&b, p + 4, 4);
+      a ^= c;
+      c = t_[7][a & 0xff] ^ t_[6][(a >> 8) & 0xff] ^ t_[5][(a >> 16) & 0xff] ^ t_[4][a >> 24] ^
+          t_[3][b & 0xff] ^ t_[2][(b >> 8) & 0xff] ^ t_[1][(b >> 16) & 0xff] ^ t_[0][b >> 24];
+      p += 8;
+      n -= 8;
+    }
+    while (n--) c = t_[0][(c ^ *p++) & 0xff] ^ (c >> 8);
+    return c ^ 0xFFFFFFFFu;
+  }
+
+ private:
+  uint32_t t_[8][256];
+};
+
+uint32_t crc32(const void* data, size_t n) {
+  static const Crc32 table;
+  return table(data, n);
+}
+
+template <typename T>
+T get_le(const std::string& b, size_t at) {
+  T v;
+  std::memcpy(&v, b.data() + at, sizeof(T));
+  return v;
+}
+
+// Record name (without the archive prefix) -> CRC-32 from the central
+// directory. PyTorchStreamReader has already validated the structure.
+std::unordered_map<std::string, uint32_t> central_directory_crcs(const PosixReadAdapter& in,
+                                                                 const std::string& path) {
+  const size_t size = in.size();
+  const size_t tail_len = std::min<size_t>(size, 65536 + 22);
+  std::string tail(tail_len, '\0');
+  in.read(size - tail_len, tail.data(), tail_len, "end of central directory");
+  size_t eocd = std::string::npos;
+  for (size_t i = tail_len - 22 + 1; i-- > 0;)
+    if (get_le<uint32_t>(tail, i) == 0x06054b50u) { eocd = i; break; }
+  if (eocd == std::string::npos) throw CheckpointError(path, "zip end of central directory not found");
+  uint64_t cd_size = get_le<uint32_t>(tail, eocd + 12);
+  uint64_t cd_offset = get_le<uint32_t>(tail, eocd + 16);
+  if ((cd_offset == 0xFFFFFFFFu || cd_size == 0xFFFFFFFFu) && eocd >= 20 &&
+      get_le<uint32_t>(tail, eocd - 20) == 0x07064b50u) {
+    uint64_t z64 = get_le<uint64_t>(tail, eocd - 20 + 8);
+    std::string rec(56, '\0');
+    in.read(z64, rec.data(), rec.size(), "zip64 end of central directory");
+    if (get_le<uint32_t>(rec, 0) != 0x06064b50u) throw CheckpointError(path, "bad zip64 directory");
+    cd_size = get_le<uint64_t>(rec, 40);
+    cd_offset = get_le<uint64_t>(rec, 48);
+  }
+  if (cd_offset + cd_size > size) throw CheckpointError(path, "zip central directory out of bounds");
+  std::string cd(cd_size, '\0');
+  in.read(cd_offset, cd.data(), cd_size, "central directory");
+  std::unordered_map<std::string, uint32_t> out;
+  for (size_t at = 0; at + 46 <= cd.size();) {
+    if (get_le<uint32_t>(cd, at) != 0x02014b50u) throw CheckpointError(path, "bad zip central directory entry");
+    uint32_t crc = get_le<uint32_t>(cd, at + 16);
+    size_t name_len = get_le<uint16_t>(cd, at + 28);
+    size_t extra_len = get_le<uint16_t>(cd, at + 30);
+    size_t comment_len = get_le<uint16_t>(cd, at + 32);
+    if (at + 46 + name_len > cd.size()) throw CheckpointError(path, "bad zip central directory entry");
+    std::string name = cd.substr(at + 46, name_len);
+    auto slash = name.find('/');
+    out[slash == std::string::npos ? name : name.substr(slash + 1)] = crc;
+    at += 46 + name_len + extra_len + comment_len;
+  }
+  return out;
+}
+
 enum class Global {
   kNone,
   kOrderedDict,
@@ -87,8 +178,9 @@ bool storage_dtype_for(const std::string& name, at::ScalarType* out) {
 class Unpickler {
  public:
   Unpickler(const std::string& path, const char* data, size_t size,
-            caffe2::serialize::PyTorchStreamReader& zip)
-      : path_(path), p_(data), end_(data + size), zip_(zip) {}
+            caffe2::serialize::PyTorchStreamReader& zip,
+            const std::unordered_map<std::string, uint32_t>& crcs)
+      : path_(path), p_(data), end_(data + size), zip_(zip), crcs_(crcs) {}
 
   c10::IValue parse() {
     for (;;) {
@@ -282,6 +374,9 @@ class Unpickler {
     const std::string record = "data/" + key;
     if (!zip_.hasRecord(record)) fail("record " + record + " is missing");
     auto [data, nbytes] = zip_.getRecord(record);
+    auto crc = crcs_.find(record);
+    if (crc == crcs_.end() || crc->second != crc32(data.get(), nbytes))
+      throw CheckpointError(path_, "record " + record + " is corrupt (CRC-32 mismatch)");
     const size_t expect = static_cast<size_t>(numel) * c10::elementSize(dtype);
     if (numel < 0 || nbytes != expect)
       fail("record " + record + " holds " + std::to_string(nbytes) + " bytes, expected " +
@@ -429,6 +524,7 @@ class Unpickler {
   const char* p_;
   const char* end_;
   caffe2::serialize::PyTorchStreamReader& zip_;
+  const std::unordered_map<std::string, uint32_t>& crcs_;
   std::vector<Item> stack_;
   std::vector<size_t> marks_;
   std::unordered_map<uint32_t, Item> memo_;
@@ -449,8 +545,12 @@ c10::IValue load_torch_zip(const std::string& path) {
   try {
     caffe2::serialize::PyTorchStreamReader zip(adapter);
     if (!zip.hasRecord("data.pkl")) throw CheckpointError(path, "archive has no data.pkl");
+    auto crcs = central_directory_crcs(*adapter, path);
     auto [data, size] = zip.getRecord("data.pkl");
-    Unpickler u(path, static_cast<const char*>(data.get()), size, zip);
+    auto crc = crcs.find("data.pkl");
+    if (crc == crcs.end() || crc->second != crc32(data.get(), size))
+      throw CheckpointError(path, "record data.pkl is corrupt (CRC-32 mismatch)");
+    Unpickler u(path, static_cast<const char*>(data.get()), size, zip, crcs);
     return u.parse();
   } catch (const c10::Error& e) {
     throw CheckpointError(path, std::string("not a readable PyTorch zip archive: ") +
