@@ -9,9 +9,9 @@
 //      The Filesystem keeps no lookup counts (it pins open files by handle,
 //      not by inode), so the count is bookkeeping for diagnostics only.
 //
-// Directory handles hold a snapshot of the listing taken at opendir (and
-// re-taken on rewind), so the readdir offset cookie is simply an index into
-// it: stable while entries are removed underneath a reader such as `rm -rf`.
+// Directory offsets are indexes into the names a handle has returned; each
+// readdir continues after the name its offset stands for (ReadDir's
+// after_name paging), so it is stable while `rm -rf` removes entries.
 //
 // st_blocks reports the stored (compressed) bytes, as compressed filesystems
 // do, so `du` shows what the data costs on disk; a non-empty file reports at
@@ -30,6 +30,7 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -39,7 +40,7 @@ namespace ckptfs {
 namespace {
 
 constexpr size_t kMaxWrite = 1 << 20;  // libfuse 3.14's ceiling
-constexpr size_t kReadDirPage = 1024;
+constexpr size_t kReadDirPage = 128;  // entries fetched per ReadDir; a 4 KiB reply holds ~30
 
 struct Adapter {
   Filesystem* fs;
@@ -47,10 +48,11 @@ struct Adapter {
   std::atomic<uint64_t> lookups{0};  // outstanding kernel lookup references
 };
 
-struct DirSnapshot {
-  Ino ino = 0;
-  bool served = false;  // true once any entry was returned (offset 0 re-snapshots)
-  std::vector<std::pair<DirEntry, InodeAttr>> entries;
+// A directory handle: the names returned so far, so an offset (an index)
+// maps back to the name to continue after.
+struct DirHandle {
+  std::mutex mu;  // the kernel serializes readdir per handle; this is insurance
+  std::vector<std::string> names;  // GUARDED_BY(mu): names[k] was returned with offset k+3
 };
 
 Adapter& A(fuse_req_t req) { return *static_cast<Adapter*>(fuse_req_userdata(req)); }
@@ -369,62 +371,63 @@ void OpFallocate(fuse_req_t req, fuse_ino_t, int, off_t, off_t, fuse_file_info*)
 
 // ---------------------------------------------------------------- directories
 
-Status TakeSnapshot(Filesystem& fs, DirSnapshot* d) {
-  d->entries.clear();
-  d->served = false;
-  std::string after;
-  for (;;) {
-    auto r = fs.ReadDir(d->ino, after, kReadDirPage);
-    if (!r.ok()) return r.status();
-    size_t n = r->size();
-    for (auto& e : *r) d->entries.push_back(std::move(e));
-    if (n < kReadDirPage) return Status::OK();
-    after = d->entries.back().first.name;
-  }
-}
-
 void OpOpendir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  auto d = std::make_unique<DirSnapshot>();
-  d->ino = ino;
-  Status s = TakeSnapshot(Fs(req), d.get());
-  if (!s.ok()) return ReplyErrno(req, s);
+  auto r = Fs(req).GetAttr(ino);
+  if (!r.ok()) return ReplyErrno(req, r.status());
+  if (!S_ISDIR(r->mode)) return (void)fuse_reply_err(req, ENOTDIR);
+  auto d = std::make_unique<DirHandle>();
   fi->fh = reinterpret_cast<uint64_t>(d.get());
-  fi->cache_readdir = 0;
   if (fuse_reply_open(req, fi) == 0) d.release();  // owned by the handle until releasedir
 }
 
-// Offsets: 1 is ".", 2 is "..", 2+i+1 follows entries[i]; the cookie passed
-// with an entry is the offset of the entry after it.
+// Offsets: 1 follows ".", 2 follows "..", k+3 follows the k-th entry. Each
+// call reads the live listing after the name the offset stands for, so the
+// attributes sent with readdirplus are current (a listing snapshotted
+// earlier could hand the kernel a stale size it would then cache), and
+// entries removed meanwhile (rm -rf) cannot shift the position.
 void DoReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
                bool plus) {
   Adapter& ad = A(req);
-  auto* d = reinterpret_cast<DirSnapshot*>(fi->fh);
-  if (off == 0 && d->served) {  // rewinddir(): show the current listing
-    Status s = TakeSnapshot(*ad.fs, d);
-    if (!s.ok()) return ReplyErrno(req, s);
-  }
-  d->served = true;
+  auto* d = reinterpret_cast<DirHandle*>(fi->fh);
+  std::lock_guard lock(d->mu);
   std::vector<char> buf(size);
   size_t used = 0;
-  const size_t total = d->entries.size() + 2;
-  for (size_t i = static_cast<size_t>(off); i < total; i++) {
-    const char* name;
-    fuse_entry_param e{};
-    if (i < 2) {
-      name = i == 0 ? "." : "..";
-      e.attr.st_ino = ino;  // ".." gets no real ino; the kernel ignores it
-      e.attr.st_mode = S_IFDIR;
-    } else {
-      const auto& [de, attr] = d->entries[i - 2];
-      name = de.name.c_str();
-      e = ToEntry(ad, attr);
-    }
+  // Appends one entry; false when the buffer is full (the kernel asks again).
+  auto add = [&](const char* name, const fuse_entry_param& e, off_t next) {
     size_t rem = size - used;
-    size_t n = plus ? fuse_add_direntry_plus(req, buf.data() + used, rem, name, &e, i + 1)
-                    : fuse_add_direntry(req, buf.data() + used, rem, name, &e.attr, i + 1);
-    if (n > rem) break;  // full; the kernel asks again from offset i
+    size_t n = plus ? fuse_add_direntry_plus(req, buf.data() + used, rem, name, &e, next)
+                    : fuse_add_direntry(req, buf.data() + used, rem, name, &e.attr, next);
+    if (n > rem) return false;
     used += n;
-    if (plus && i >= 2) CountLookup(ad);  // readdirplus entries count as lookups
+    return true;
+  };
+  fuse_entry_param dot{};
+  dot.attr.st_ino = ino;  // the kernel ignores "." and ".." in readdirplus
+  dot.attr.st_mode = S_IFDIR;
+  if (off == 0 && !add(".", dot, 1)) return (void)fuse_reply_buf(req, buf.data(), used);
+  if (off <= 1 && !add("..", dot, 2)) return (void)fuse_reply_buf(req, buf.data(), used);
+  size_t k = off <= 2 ? 0 : static_cast<size_t>(off) - 2;  // next entry's index
+  if (k > d->names.size()) return (void)fuse_reply_buf(req, buf.data(), used);  // bogus offset
+  std::string after = k == 0 ? std::string() : d->names[k - 1];
+  for (bool more = true; more;) {
+    auto page = ad.fs->ReadDir(ino, after, kReadDirPage);
+    if (!page.ok()) {
+      if (used > 0) break;  // send what we have; the error comes on the next call
+      return ReplyErrno(req, page.status());
+    }
+    more = page->size() == kReadDirPage;
+    for (const auto& [de, attr] : *page) {
+      fuse_entry_param e = ToEntry(ad, attr);
+      if (!add(de.name.c_str(), e, static_cast<off_t>(k + 3))) {
+        more = false;
+        break;
+      }
+      if (plus) CountLookup(ad);  // readdirplus entries count as lookups
+      if (k < d->names.size() && d->names[k] != de.name) d->names.resize(k);
+      if (k == d->names.size()) d->names.push_back(de.name);
+      k++;
+      after = de.name;
+    }
   }
   fuse_reply_buf(req, buf.data(), used);
 }
@@ -437,7 +440,7 @@ void OpReaddirplus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_
 }
 
 void OpReleasedir(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
-  delete reinterpret_cast<DirSnapshot*>(fi->fh);
+  delete reinterpret_cast<DirHandle*>(fi->fh);
   fuse_reply_err(req, 0);
 }
 

@@ -137,6 +137,20 @@ df -P "$MNT" | tail -1 | awk '{ if ($2 <= 0) exit 1 }' || fail "df reports no ca
 [ "$(stat -f -c %l "$MNT")" = 255 ] || fail "statfs namemax"
 grep -q " - fuse.ckptfs $STORE " /proc/self/mountinfo || fail "mountinfo lacks 'fuse.ckptfs $STORE'"
 
+log "a directory larger than one readdir reply; ls -l sees current sizes"
+mkdir "$MNT/many"
+(cd "$MNT/many" && seq -f 'file-%05g' 1 3000 | xargs touch)
+[ "$(ls "$MNT/many" | wc -l)" -eq 3000 ] || fail "ls of 3000 entries: $(ls "$MNT/many" | wc -l)"
+[ "$(ls -f "$MNT/many" | wc -l)" -eq 3002 ] || fail "readdir with . and .."
+exec 8> "$MNT/many/file-01500"
+ls -l "$MNT/many" > /dev/null  # readdirplus while the file is open and empty
+head -c 70000 /dev/zero >&8
+ls -l "$MNT/many" > /dev/null
+exec 8>&-
+[ "$(stat -c %s "$MNT/many/file-01500")" = 70000 ] || fail "size after readdirplus: $(stat -c %s "$MNT/many/file-01500")"
+rm -rf "$MNT/many"
+[ ! -e "$MNT/many" ] || fail "rm -rf of 3000 entries"
+
 log "rm -rf"
 rm -rf "$MNT/cp" "$MNT/untar"
 [ ! -e "$MNT/cp" ] && [ ! -e "$MNT/untar" ] || fail "rm -rf left entries"
