@@ -65,7 +65,7 @@ class Importer {
     }
     if (!made.ok()) return Error(made.status().WithContext(dst_path));
     if (st.st_nlink > 1) links_[{st.st_dev, st.st_ino}] = made->ino;
-    if (!S_ISLNK(st.st_mode)) SetMeta(made->ino, st, dst_path);
+    SetMeta(made->ino, st, dst_path);  // symlinks too: their mtime is kept like cp -a
   }
 
  private:
