@@ -58,8 +58,8 @@ FilesystemImpl::~FilesystemImpl() {
     open_.clear();  // FileData destructors release holds and staging files
   }
   if (chunks_) (void)chunks_->Close();
+  pool_.reset();  // joins the workers first: queued readahead tasks use chunks_
   chunks_.reset();
-  pool_.reset();
   meta_.reset();
 }
 
