@@ -88,11 +88,19 @@ pt_mount() {
   for _ in $(seq 200); do mountpoint -q "$PTMNT" && return 0; sleep 0.05; done
   echo "mount_bench: passthrough_ll did not mount" >&2; return 1
 }
-sample() { printf '%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" >> "$SAMPLES"; }  # group peer op seconds bytes
-timed() {  # timed CMD...: runs it, prints seconds
-  local t0 t1; t0=$(now); "$@"; t1=$(now)
-  "$PY" -c "print(f'{$t1-$t0:.4f}')"
+# SAMPLES columns: group peer op seconds bytes daemon_cpu_s daemon_minflt ("-" for the disk)
+sample() { printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$T" "$BYTES" "$DSTAT" >> "$SAMPLES"; }
+dstat() { if [[ -n "$DPID" && -r /proc/$DPID/stat ]]; then awk '{print $14+$15, $10}' "/proc/$DPID/stat"; else echo "- -"; fi; }
+timed() {  # timed CMD...: T = seconds it took, DSTAT = the daemon's CPU seconds and minor faults meanwhile
+  local t0 t1 c0 f0 c1 f1
+  read -r c0 f0 < <(dstat); t0=$(now); "$@"; t1=$(now); read -r c1 f1 < <(dstat)
+  T="$("$PY" -c "print(f'{$t1-$t0:.4f}')")"
+  if [[ "$c0" == - || "$c1" == - ]]; then DSTAT=$'-\t-'
+  else DSTAT="$("$PY" -c "print(f'{($c1-$c0)/$TCK:.2f}\t{$f1-$f0}')")"; fi
 }
+TCK=$(getconf CLK_TCK) DPID="" T=0 DSTAT=$'-\t-'
+ck_pid() { DPID="$(pgrep -n -f "ckptfs mount $STORE $CKMNT" || true)"; }
+pt_pid() { DPID="$(pgrep -n -f "passthrough_ll .*$PTMNT" || true)"; }
 do_write() { cp "$DATA" "$1/" && sync; }
 do_write_dd() { dd if="$DATA" of="$1/$(basename "$DATA")" bs=1M conv=fsync status=none; }
 do_read() { dd if="$1/$(basename "$DATA")" of=/dev/null bs=1M status=none; }
@@ -111,20 +119,20 @@ cat "$DATA" > /dev/null  # the source is read from the page cache by every write
 for r in $(seq "$runs"); do
   for peer in disk passthrough_ll ckptfs; do
     case "$peer" in
-      disk) dir="$DISK"; rm -f "$DISK"/* ;;
-      passthrough_ll) pt_umount; rm -f "$PTSRC"/*; pt_mount; dir="$PTMNT" ;;
-      ckptfs) ck_fresh; dir="$CKMNT" ;;
+      disk) dir="$DISK"; rm -f "$DISK"/*; DPID="" ;;
+      passthrough_ll) pt_umount; rm -f "$PTSRC"/*; pt_mount; dir="$PTMNT"; pt_pid ;;
+      ckptfs) ck_fresh; dir="$CKMNT"; ck_pid ;;
     esac
     sync
-    t=$(timed do_write "$dir"); sample peers "$peer" write "$t" "$BYTES"
+    timed do_write "$dir"; sample peers "$peer" write
     case "$peer" in
-      passthrough_ll) pt_umount; pt_mount ;;
-      ckptfs) ck_umount; ck_mount ;;
+      passthrough_ll) pt_umount; pt_mount; pt_pid ;;
+      ckptfs) ck_umount; ck_mount; ck_pid ;;
     esac
     drop
-    t=$(timed do_read "$dir"); sample peers "$peer" cold "$t" "$BYTES"
-    t=$(timed do_read "$dir"); sample peers "$peer" warm "$t" "$BYTES"
-    log "run $r $peer: $(tail -n3 "$SAMPLES" | cut -f3,4 | tr '\t\n' '= ')"
+    timed do_read "$dir"; sample peers "$peer" cold
+    timed do_read "$dir"; sample peers "$peer" warm
+    log "run $r $peer: $(tail -n3 "$SAMPLES" | cut -f3,4,6 | tr '\t\n' '= ')"
     case "$peer" in
       disk) rm -f "$DISK"/* ;;
       passthrough_ll) pt_umount; rm -f "$PTSRC"/* ;;
@@ -148,11 +156,11 @@ if [[ $do_settings -eq 1 ]]; then
       [[ "$s" == default ]] && opts=""
       [[ "$s" == dd1M ]] && { opts=""; writer=do_write_dd; }
       ck_fresh "$opts"; sync
-      t=$(timed $writer "$CKMNT"); sample settings "$s" write "$t" "$BYTES"
+      ck_pid; timed $writer "$CKMNT"; sample settings "$s" write
       ck_umount; ck_mount "$opts"; drop
-      t=$(timed do_read "$CKMNT"); sample settings "$s" cold "$t" "$BYTES"
-      t=$(timed do_read "$CKMNT"); sample settings "$s" warm "$t" "$BYTES"
-      log "settings run $r $s: $(tail -n3 "$SAMPLES" | cut -f3,4 | tr '\t\n' '= ')"
+      ck_pid; timed do_read "$CKMNT"; sample settings "$s" cold
+      timed do_read "$CKMNT"; sample settings "$s" warm
+      log "settings run $r $s: $(tail -n3 "$SAMPLES" | cut -f3,4,6 | tr '\t\n' '= ')"
       ck_umount
     done
   done
@@ -206,14 +214,19 @@ import json, statistics, sys
 samples, results, runs, cmp_ok, stats_path, size_mib = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4] == "1", sys.argv[5], int(sys.argv[6])
 groups = {}
 for line in open(samples):
-    g, peer, op, sec, nbytes = line.rstrip("\n").split("\t")
-    groups.setdefault(g, {}).setdefault(peer, {}).setdefault(op, {"samples": [], "bytes": int(nbytes)})["samples"].append(float(sec))
+    g, peer, op, sec, nbytes, cpu, flt = line.rstrip("\n").split("\t")
+    o = groups.setdefault(g, {}).setdefault(peer, {}).setdefault(op, {"samples": [], "bytes": int(nbytes), "daemon_cpu_s": [], "daemon_minflt": []})
+    o["samples"].append(float(sec))
+    if cpu != "-":
+        o["daemon_cpu_s"].append(float(cpu)); o["daemon_minflt"].append(int(flt))
 for g in groups.values():
     for peer in g.values():
         for op in peer.values():
             op["median_s"] = statistics.median(op["samples"])
             op["MBps"] = round(op["bytes"] / 1e6 / op["median_s"], 1)
             op["runs"] = len(op["samples"])
+            op["daemon_cpu_s_median"] = statistics.median(op["daemon_cpu_s"]) if op["daemon_cpu_s"] else None
+            op["daemon_minflt_median"] = statistics.median(op["daemon_minflt"]) if op["daemon_minflt"] else None
 try:
     stats = json.load(open(stats_path))
 except Exception:
