@@ -5,8 +5,9 @@
 #
 # What the tool guarantees (checked below): a file's data becomes visible when
 # the import closes it (one metadata transaction per file). A file the killed
-# import was writing may exist, empty or holding a prefix of its data (its
-# last commit), never bytes that are not the source's; files it had finished
+# import was writing may exist, empty (observed: always size 0, as extents
+# are committed at close) or at most a prefix of its data, never bytes that
+# are not the source's; files it had finished
 # are complete. The next import replaces such a file (Create with O_TRUNC).
 # A torn pack tail is garbage that fsck tolerates and gc reclaims.
 source "$(dirname "$0")/lib.sh" "$@"
