@@ -129,6 +129,10 @@ def main():
                                 None if budgeted else 0.1, op="<=", source="-" if budgeted else "DESIGN",
                                 note=f"durable {fmt(rr.get(name, {}).get('durable_s'))} s, peak +RSS {fmt(rr.get(name, {}).get('peak_rss_mib'), 0)} MiB (budget {rr.get(name, {}).get('budget_mib', '-')})" if rr.get(name) else ""))
 
+    for where, key in (("local disk", "local"), ("through the mount", "mount")):
+        for e in ckpt.get(key, {}).get("errors", []):
+            rows.append(Row("checkpointer", f"ckpt-bench {where}: ERROR", None, None, source="-", note=e.replace("|", "/")))
+
     # ---- import
     imp_ratio = None
     for k in ("ratio", "cp_over_import", "speedup", "import_ratio"):
@@ -241,6 +245,39 @@ def main():
             L += ["`ckptfs stats --json` of the demo store:", "", "```", json.dumps(demo, indent=1), "```", ""]
     if imp:
         L += ["## Import", "", "```", json.dumps(imp, indent=1), "```", ""]
+    # ---- notes computed from the numbers above
+    notes = []
+    ck, pt, dk = peers.get("ckptfs", {}), peers.get("passthrough_ll", {}), peers.get("disk", {})
+    gb = mount.get("size_mib", 0) * 2**20 / 1e9
+    import re
+    put = re.findall(r"put path level \d+\s+(\d+)", codec or "")
+    ncpu = machine.get("nproc") or 1
+    if ck.get("write", {}).get("daemon_cpu_s_median") and gb:
+        cpu_gb = ck["write"]["daemon_cpu_s_median"] / gb
+        n = (f"Write: the ckptfs daemon spends {cpu_gb:.2f} CPU-s per GB written "
+             f"({1 / cpu_gb * 1000:.0f} MB per CPU-second; passthrough_ll {fmt(pt.get('write', {}).get('daemon_cpu_s_median', 0) / gb)} CPU-s/GB). "
+             f"The disk takes {fmt(dk.get('write', {}).get('MBps'), 0)} MB/s")
+        if put:
+            n += (f"; codec-bench's put path (chunk+hash+compress) is {put[0]} MB/s per core, so {ncpu} cores cap the "
+                  f"write near {int(put[0]) * ncpu} MB/s before FUSE and copy overheads")
+        notes.append(n + ".")
+        wall = ck["write"]["median_s"]
+        notes.append(f"Write parallelism: daemon CPU {ck['write']['daemon_cpu_s_median']:.2f} s over {wall:.2f} s wall = "
+                     f"{ck['write']['daemon_cpu_s_median'] / wall:.2f} of {ncpu} cores busy.")
+    if ck.get("cold", {}).get("daemon_minflt_median") and gb:
+        mib = mount.get("size_mib", 1)
+        notes.append(f"Cold read: {ck['cold']['daemon_minflt_median'] / (mib * 256):.2f} minor page faults per 4 KiB read "
+                     f"({ck['cold']['daemon_minflt_median']:.0f} for {mib} MiB) and {ck['cold'].get('daemon_cpu_s_median', 0) / gb:.2f} CPU-s/GB "
+                     f"in the daemon (passthrough_ll {fmt(pt.get('cold', {}).get('daemon_cpu_s_median', 0) / gb)} CPU-s/GB).")
+    if sets:
+        for op in ("write", "cold", "warm"):
+            best = min(sets.items(), key=lambda kv: kv[1].get(op, {}).get("median_s", 1e9))
+            b0 = sets.get("default", {}).get(op, {}).get("median_s")
+            bs = best[1].get(op, {}).get("median_s")
+            if b0 and bs:
+                notes.append(f"Options, {op}: fastest is `{best[0].replace('+', ',')}` ({b0 / bs:.2f}x the default's speed).")
+    if notes:
+        L += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     errs = sorted(glob.glob(os.path.join(res, "*.error.json")))
     if errs:
         L += ["## Steps that failed", ""] + [f"- {os.path.basename(e).split('.')[0]}" for e in errs] + [""]
