@@ -14,14 +14,16 @@
 #          [--size-mib 2048] [--runs 3] [--big-mib 10240] [--settings LIST]
 #          [--no-settings] [--no-memory]
 # LIST is comma-separated; each item is a ckptfs -o string with '+' for ','
-# ("default" = no -o), or "dd1M" = default options written with dd bs=1M conv=fsync.
+# ("default" = no -o), "dd1M" = default options written with dd bs=1M conv=fsync,
+# "ra1024" = default options with the mount's kernel readahead raised from 128 to
+# 1024 KiB (/sys/class/bdi/MAJ:MIN/read_ahead_kb; not a ckptfs option).
 # Writes RESULTS/mount.json, RESULTS/settings.json, RESULTS/memory.json.
 # Needs root (drop_caches). Unmounts everything it mounted on exit.
 set -euo pipefail
 PY=/usr/bin/python3; [[ -x $PY ]] || PY=python3  # Debian's python (apt numpy/matplotlib), not a pyenv shim
 here="$(cd "$(dirname "$0")" && pwd)"
 build="" work="" results="" size_mib=2048 runs=3 big_mib=10240
-settings="default,writeback_cache,splice,writeback_cache+splice,dd1M"
+settings="default,writeback_cache,splice,writeback_cache+splice,dd1M,ra1024"
 do_settings=1 do_memory=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -154,10 +156,13 @@ if [[ $do_settings -eq 1 ]]; then
     for s in "${SETS[@]}"; do
       opts="${s//+/,}"; writer=do_write
       [[ "$s" == default ]] && opts=""
-      [[ "$s" == dd1M ]] && { opts=""; writer=do_write_dd; }
+      [[ "$s" == dd1M || "$s" == ra1024 ]] && opts=""
+      [[ "$s" == dd1M ]] && writer=do_write_dd
       ck_fresh "$opts"; sync
       ck_pid; timed $writer "$CKMNT"; sample settings "$s" write
-      ck_umount; ck_mount "$opts"; drop
+      ck_umount; ck_mount "$opts"
+      [[ "$s" == ra1024 ]] && echo 1024 > "/sys/class/bdi/$(mountpoint -d "$CKMNT")/read_ahead_kb"
+      drop
       ck_pid; timed do_read "$CKMNT"; sample settings "$s" cold
       timed do_read "$CKMNT"; sample settings "$s" warm
       log "settings run $r $s: $(tail -n3 "$SAMPLES" | cut -f3,4,6 | tr '\t\n' '= ')"

@@ -193,7 +193,9 @@ def main():
         base = sets.get("default", {})
         L += [f"## Mount options (ckptfs only, {settings.get('size_mib', '?')} MiB, medians of {settings.get('runs', '?')})", "",
               "`dd1M` = default options, written with `dd bs=1M conv=fsync` instead of `cp` (1 MiB write requests instead of cp's; "
-              "`max_write` itself is fixed at 1 MiB in `fs/fuse_adapter.cc` and is not a mount option).", "",
+              "`max_write` itself is fixed at 1 MiB in `fs/fuse_adapter.cc` and is not a mount option). "
+              "`ra1024` = default options, the mount's kernel readahead (`/sys/class/bdi/MAJ:MIN/read_ahead_kb`) raised "
+              "from 128 to 1024 KiB before the reads: larger FUSE read requests.", "",
               "| -o | write s | MB/s | cold read s | MB/s | warm read s | MB/s | write vs default |", "|---|---|---|---|---|---|---|---|"]
         for s, o in sets.items():
             cells = []
