@@ -7,6 +7,7 @@
 #include <cstdio>
 
 #include "base/unique_fd.h"
+#include "codec/pack_format.h"
 
 namespace ckptfs {
 
@@ -313,6 +314,7 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
     if (progress) progress(++done, packs.size());
     if (p.pack_id == active_id || pinned.count(p.pack_id)) continue;
     std::string path = PackPath(p.pack_id);
+    uint64_t rewritten = 0;
     uint64_t file_size = env_->GetFileSize(path).ok() ? *env_->GetFileSize(path) : 0;
     if (p.chunks > 0) {
       double live = file_size ? static_cast<double>(p.live_bytes) / file_size : 1.0;
@@ -350,6 +352,9 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
       CKPTFS_RETURN_IF_ERROR(SyncData());
       CKPTFS_RETURN_IF_ERROR(meta_->RelocateChunks(moved));
       res.packs_compacted++;
+      // The live records now occupy space in another pack: only the rest of
+      // the old file is reclaimed.
+      for (const auto& m : moved) rewritten += pack::kRecordHeaderSize + m.stored_len;
     }
     // No row points into this pack any more: drop the row, then the file.
     CKPTFS_RETURN_IF_ERROR(meta_->RemovePack(p.pack_id));
@@ -358,8 +363,8 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
       readers_.erase(p.pack_id);
     }
     if (env_->RemoveFile(path).ok()) {
-      res.bytes_reclaimed += file_size;
-      res.packs_deleted++;
+      res.bytes_reclaimed += file_size > rewritten ? file_size - rewritten : 0;
+      if (p.chunks == 0) res.packs_deleted++;
     }
   }
   // Pack files with no row at all (a crash between file creation and its
