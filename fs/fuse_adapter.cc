@@ -5,6 +5,10 @@
 // process-wide state. Rules every handler follows:
 //   1. It calls the Filesystem and sends exactly one reply.
 //   2. Errors become errnos only in ReplyErrno().
+//   2a. The reply is the last thing a handler does: once it is sent, the
+//       caller may close the file and a releasedir/release on another
+//       thread may free the handle (a lock held across the reply and
+//       released after it wrote freed memory; see DoReaddir).
 //   3. Kernel lookup counts change only through CountLookup()/ForgetOne().
 //      The Filesystem keeps no lookup counts (it pins open files by handle,
 //      not by inode), so the count is bookkeeping for diagnostics only.
@@ -30,7 +34,6 @@
 #include <chrono>
 #include <cstring>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -50,9 +53,11 @@ struct Adapter {
 
 // A directory handle: the names returned so far, so an offset (an index)
 // maps back to the name to continue after.
+// No lock: the kernel serializes readdir calls on one open directory
+// (fuse_readdir holds the file's readdir lock), and releasedir comes only
+// after the last readdir reply.
 struct DirHandle {
-  std::mutex mu;  // the kernel serializes readdir per handle; this is insurance
-  std::vector<std::string> names;  // GUARDED_BY(mu): names[k] was returned with offset k+3
+  std::vector<std::string> names;  // names[k] was returned with offset k+3
 };
 
 Adapter& A(fuse_req_t req) { return *static_cast<Adapter*>(fuse_req_userdata(req)); }
@@ -389,7 +394,6 @@ void DoReaddir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file
                bool plus) {
   Adapter& ad = A(req);
   auto* d = reinterpret_cast<DirHandle*>(fi->fh);
-  std::lock_guard lock(d->mu);
   std::vector<char> buf(size);
   size_t used = 0;
   // Appends one entry; false when the buffer is full (the kernel asks again).
