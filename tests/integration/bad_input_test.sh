@@ -46,7 +46,6 @@ init_store "$WORK/store2"
 expect_fail 1 "$MNT.*already has a ckptfs mount" "$C" mount "$WORK/store2" "$MNT"
 expect_fail 1 "mounted at $MNT" "$C" ls "$STORE"
 expect_fail 1 "not a ckptfs mountpoint" "$C" umount "$WORK/mnt2"
-expect_fail 1 "not yet implemented" "$C" demo
 umount_store
 
 log "no /dev/fuse"
