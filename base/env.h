@@ -92,6 +92,10 @@ class Env {
   virtual Result<uint64_t> GetFileSize(const std::string& path) = 0;
   virtual Result<std::vector<std::string>> GetChildren(const std::string& dir) = 0;
   virtual Result<FsSpace> GetSpace(const std::string& path) = 0;
+  virtual Status TruncateFile(const std::string& path, uint64_t size) = 0;
+  // Creates `path` (if missing) with `bytes` allocated on disk, so that a
+  // later RemoveFile() frees real space (the store's ENOSPC reserve).
+  virtual Status Preallocate(const std::string& path, uint64_t bytes) = 0;
   // Non-blocking exclusive flock(); Busy when another process holds it.
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 

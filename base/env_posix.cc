@@ -206,6 +206,18 @@ class PosixEnv final : public Env {
     s.free_inodes = sv.f_favail;
     return s;
   }
+  Status TruncateFile(const std::string& path, uint64_t size) override {
+    if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0)
+      return Status::FromErrno("truncate " + path, errno);
+    return Status::OK();
+  }
+  Status Preallocate(const std::string& path, uint64_t bytes) override {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd.valid()) return Status::FromErrno("open " + path, errno);
+    int rc = ::posix_fallocate(fd.get(), 0, static_cast<off_t>(bytes));
+    if (rc != 0) return Status::FromErrno("fallocate " + path, rc);
+    return Status::OK();
+  }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!fd.valid()) return Status::FromErrno("open " + path, errno);

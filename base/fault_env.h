@@ -50,6 +50,13 @@ class FaultInjectionEnv final : public Env {
     return target_->GetChildren(d);
   }
   Result<FsSpace> GetSpace(const std::string& p) override { return target_->GetSpace(p); }
+  Status TruncateFile(const std::string& p, uint64_t size) override {
+    return target_->TruncateFile(p, size);
+  }
+  Status Preallocate(const std::string& p, uint64_t bytes) override {
+    if (!Charge(bytes)) return Status::FromErrno("fallocate " + p + " (injected)", ENOSPC);
+    return target_->Preallocate(p, bytes);
+  }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& p) override {
     return target_->LockFile(p);
   }

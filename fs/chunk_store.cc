@@ -316,6 +316,25 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
     std::string path = PackPath(p.pack_id);
     uint64_t rewritten = 0;
     uint64_t file_size = env_->GetFileSize(path).ok() ? *env_->GetFileSize(path) : 0;
+    if (p.chunks > 0 && !p.sealed) {
+      // An unsealed pack that is no longer active ends in records no row
+      // names (a write that failed, e.g. on ENOSPC, or a crash). Cutting
+      // that tail frees the space without copying anything, which is what
+      // lets gc recover a full disk; sealed packs are never rewritten.
+      CKPTFS_ASSIGN_OR_RETURN(auto rows, meta_->ListChunksInPack(p.pack_id));
+      uint64_t end = pack::kPackHeaderSize;
+      for (const auto& loc : rows)
+        end = std::max<uint64_t>(end, loc.offset + pack::kRecordHeaderSize + loc.stored_len);
+      if (file_size > end) {
+        {
+          std::lock_guard<std::mutex> l(mu_);
+          readers_.erase(p.pack_id);
+        }
+        CKPTFS_RETURN_IF_ERROR(env_->TruncateFile(path, end));
+        res.bytes_reclaimed += file_size - end;
+        file_size = end;
+      }
+    }
     if (p.chunks > 0) {
       double live = file_size ? static_cast<double>(p.live_bytes) / file_size : 1.0;
       if (live >= min_live_ratio) continue;

@@ -81,6 +81,7 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Open(const std::string& dir,
                                              std::move(meta).value(), std::move(pool),
                                              std::move(chunks));
   CKPTFS_RETURN_IF_ERROR(fs->Recover());
+  fs->StartBackgroundGc();
   return std::unique_ptr<Filesystem>(std::move(fs));
 }
 

@@ -40,6 +40,10 @@ struct StoreOptions {
   unsigned workers = 0;                 // hash/compress threads; 0: hardware concurrency
   uint32_t readahead_chunks = 4;
   bool read_only = false;
+  // Background gc: once files holding about this many stored bytes have been
+  // deleted (or a write hit ENOSPC), a gc runs on its own thread. 0: never
+  // (the CLI); the mount daemon turns it on.
+  uint64_t auto_gc_bytes = 0;
   // Called with (path, message) whenever a read finds corrupt data, so the
   // daemon can log which file is affected.
   std::function<void(const std::string&, const std::string&)> on_corruption;

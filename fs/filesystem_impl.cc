@@ -48,6 +48,12 @@ FilesystemImpl::FilesystemImpl(Env* env, std::string dir, StoreConfig config,
       chunks_(std::move(chunks)) {}
 
 FilesystemImpl::~FilesystemImpl() {
+  {
+    std::lock_guard<std::mutex> l(gc_mu_);
+    stopping_ = true;
+  }
+  gc_cv_.notify_all();
+  if (gc_thread_.joinable()) gc_thread_.join();
   (void)SyncAll();
   {
     std::lock_guard<std::mutex> l(handles_mu_);
@@ -70,7 +76,58 @@ Status FilesystemImpl::Recover() {
     for (const auto& f : *files) (void)env_->RemoveFile(dir_ + "/staging/" + f);
   CKPTFS_ASSIGN_OR_RETURN(auto orphans, meta_->ListOrphans());
   for (Ino ino : orphans) CKPTFS_RETURN_IF_ERROR(meta_->DeleteInode(ino));
+  EnsureReserve();
   return Status::OK();
+}
+
+void FilesystemImpl::EnsureReserve() {
+  std::lock_guard<std::mutex> l(reserve_mu_);
+  if (reserve_present_ || options_.read_only) return;
+  auto space = env_->GetSpace(dir_);
+  if (!space.ok()) return;
+  const uint64_t size = std::clamp<uint64_t>(space->total_bytes / 50, 1 << 20, 16 << 20);
+  if (space->free_bytes < 2 * size) return;  // retried after the next gc
+  reserve_present_ = env_->Preallocate(dir_ + "/reserve", size).ok();
+}
+
+Status FilesystemImpl::WithReserve(const std::function<Status()>& op) {
+  Status st = op();
+  if (st.err() != ENOSPC) return st;
+  {
+    std::lock_guard<std::mutex> l(reserve_mu_);
+    if (!reserve_present_) return st;
+    (void)env_->RemoveFile(dir_ + "/reserve");
+    reserve_present_ = false;
+  }
+  NoteGarbage(0);
+  return op();
+}
+
+void FilesystemImpl::NoteGarbage(uint64_t bytes) {
+  if (!options_.auto_gc_bytes) return;
+  std::lock_guard<std::mutex> l(gc_mu_);
+  garbage_bytes_ += bytes;
+  if (bytes == 0 || garbage_bytes_ >= options_.auto_gc_bytes) {
+    gc_wanted_ = true;
+    gc_cv_.notify_all();
+  }
+}
+
+void FilesystemImpl::StartBackgroundGc() {
+  if (options_.auto_gc_bytes && !options_.read_only) gc_thread_ = std::thread([this] { GcLoop(); });
+}
+
+void FilesystemImpl::GcLoop() {
+  std::unique_lock<std::mutex> l(gc_mu_);
+  for (;;) {
+    gc_cv_.wait(l, [this] { return stopping_ || gc_wanted_; });
+    if (stopping_) return;
+    gc_wanted_ = false;
+    garbage_bytes_ = 0;
+    l.unlock();
+    (void)Gc(nullptr);  // errors resurface on the next explicit gc or fsck
+    l.lock();
+  }
 }
 
 Status FilesystemImpl::CheckWritable() const {
@@ -121,6 +178,19 @@ Result<InodeAttr> FilesystemImpl::SetAttr(Ino ino, const InodeAttr& values, uint
   CKPTFS_RETURN_IF_ERROR(CheckWritable());
   const int64_t now = NowNs();
   InodeAttr v = values;
+  // Pending writes are committed first, so an explicit mtime (cp -p, touch)
+  // is not overwritten by the commit of data written before it.
+  if (mask & ~kSetSize) {
+    std::shared_ptr<OpenInode> node;
+    {
+      std::lock_guard<std::mutex> l(open_mu_);
+      if (auto it = open_.find(ino); it != open_.end()) node = it->second;
+    }
+    if (node) {
+      std::unique_lock<std::shared_mutex> l(node->mu);
+      CKPTFS_RETURN_IF_ERROR(Commit(*node));
+    }
+  }
   if (mask & kSetSize) {
     CKPTFS_ASSIGN_OR_RETURN(InodeAttr cur, meta_->GetAttr(ino));
     if (S_ISDIR(cur.mode)) return Status::Errno(EISDIR, "truncate of a directory");
@@ -203,6 +273,7 @@ Result<InodeAttr> FilesystemImpl::Link(Ino ino, Ino new_parent, std::string_view
 }
 
 Status FilesystemImpl::MaybeDelete(Ino ino) {
+  if (auto a = meta_->GetAttr(ino); a.ok()) NoteGarbage(a->stored_bytes ? a->stored_bytes : a->size);
   {
     std::lock_guard<std::mutex> l(open_mu_);
     seen_.erase(ino);
@@ -211,7 +282,7 @@ Status FilesystemImpl::MaybeDelete(Ino ino) {
       return Status::OK();
     }
   }
-  return meta_->DeleteInode(ino);
+  return WithReserve([&] { return meta_->DeleteInode(ino); });
 }
 
 Status FilesystemImpl::Unlink(Ino parent, std::string_view name) {
@@ -220,7 +291,11 @@ Status FilesystemImpl::Unlink(Ino parent, std::string_view name) {
   CKPTFS_ASSIGN_OR_RETURN(Ino ino, meta_->Lookup(parent, name));
   CKPTFS_ASSIGN_OR_RETURN(InodeAttr cur, meta_->GetAttr(ino));
   if (S_ISDIR(cur.mode)) return Status::Errno(EISDIR, "unlink of a directory");
-  CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, meta_->Unlink(parent, name, NowNs()));
+  InodeAttr a;
+  CKPTFS_RETURN_IF_ERROR(WithReserve([&]() -> Status {
+    CKPTFS_ASSIGN_OR_RETURN(a, meta_->Unlink(parent, name, NowNs()));
+    return Status::OK();
+  }));
   if (a.nlink == 0) return MaybeDelete(a.ino);
   return Status::OK();
 }
@@ -234,7 +309,11 @@ Status FilesystemImpl::Rmdir(Ino parent, std::string_view name) {
   if (!S_ISDIR(cur.mode)) return Status::Errno(ENOTDIR, "rmdir of a non-directory");
   CKPTFS_ASSIGN_OR_RETURN(bool empty, meta_->DirIsEmpty(ino));
   if (!empty) return Status::Errno(ENOTEMPTY, "directory not empty");
-  CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, meta_->Unlink(parent, name, NowNs()));
+  InodeAttr a;
+  CKPTFS_RETURN_IF_ERROR(WithReserve([&]() -> Status {
+    CKPTFS_ASSIGN_OR_RETURN(a, meta_->Unlink(parent, name, NowNs()));
+    return Status::OK();
+  }));
   if (a.nlink == 0) return MaybeDelete(a.ino);
   return Status::OK();
 }
@@ -244,8 +323,12 @@ Status FilesystemImpl::Rename(Ino old_parent, std::string_view old_name, Ino new
   CKPTFS_RETURN_IF_ERROR(CheckWritable());
   CKPTFS_RETURN_IF_ERROR(CheckName(new_name));
   if (old_name.size() > kNameMax) return Status::Errno(ENAMETOOLONG, "name longer than 255 bytes");
-  CKPTFS_ASSIGN_OR_RETURN(auto replaced,
-                          meta_->Rename(old_parent, old_name, new_parent, new_name, flags, NowNs()));
+  std::optional<InodeAttr> replaced;
+  CKPTFS_RETURN_IF_ERROR(WithReserve([&]() -> Status {
+    CKPTFS_ASSIGN_OR_RETURN(replaced, meta_->Rename(old_parent, old_name, new_parent, new_name,
+                                                    flags, NowNs()));
+    return Status::OK();
+  }));
   if (replaced && replaced->nlink == 0) return MaybeDelete(replaced->ino);
   return Status::OK();
 }
@@ -308,7 +391,7 @@ Status FilesystemImpl::ReleaseNode(const std::shared_ptr<OpenInode>& node) {
     std::unique_lock<std::shared_mutex> l(node->mu);
     if (!unlinked) st = Commit(*node);
   }
-  if (unlinked) return meta_->DeleteInode(node->ino);
+  if (unlinked) return WithReserve([&] { return meta_->DeleteInode(node->ino); });
   auto a = meta_->GetAttr(node->ino);
   if (a.ok()) {
     std::lock_guard<std::mutex> l(open_mu_);
@@ -425,7 +508,11 @@ Result<size_t> FilesystemImpl::Write(FileHandle fh, uint64_t offset, ByteSpan da
   std::unique_lock<std::shared_mutex> l(node.mu);
   if (h->flags & O_APPEND) offset = node.data->size();
   if (offset + data.size() > (uint64_t{1} << 50)) return Status::Errno(EFBIG, "file too large");
-  CKPTFS_RETURN_IF_ERROR(node.data->Write(offset, data));
+  Status st = node.data->Write(offset, data);
+  if (!st.ok()) {
+    if (st.err() == ENOSPC) NoteGarbage(0);
+    return st;
+  }
   node.last_write_ns = NowNs();
   return data.size();
 }
@@ -558,12 +645,17 @@ Result<FsckReport> FilesystemImpl::Fsck(const ProgressFn& progress) {
 
 Result<GcReport> FilesystemImpl::Gc(const ProgressFn& progress) {
   CKPTFS_RETURN_IF_ERROR(CheckWritable());
-  CKPTFS_ASSIGN_OR_RETURN(auto r, chunks_->Gc(/*min_live_ratio=*/0.5, progress));
+  ChunkStore::GcResult r;
+  CKPTFS_RETURN_IF_ERROR(WithReserve([&]() -> Status {
+    CKPTFS_ASSIGN_OR_RETURN(r, chunks_->Gc(/*min_live_ratio=*/0.5, progress));
+    return Status::OK();
+  }));
   GcReport rep;
   rep.chunks_deleted = r.chunks_deleted;
   rep.packs_compacted = r.packs_compacted;
   rep.packs_deleted = r.packs_deleted;
   rep.bytes_reclaimed = r.bytes_reclaimed;
+  EnsureReserve();
   return rep;
 }
 

@@ -7,6 +7,9 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <thread>
 #include <mutex>
 #include <shared_mutex>
 #include <unordered_map>
@@ -26,6 +29,7 @@ class FilesystemImpl final : public Filesystem {
   ~FilesystemImpl() override;
 
   Status Recover();  // at open: drop staging leftovers and orphaned inodes
+  void StartBackgroundGc();
 
   Result<InodeAttr> Lookup(Ino parent, std::string_view name) override;
   Result<InodeAttr> GetAttr(Ino ino) override;
@@ -97,6 +101,12 @@ class FilesystemImpl final : public Filesystem {
   void Overlay(InodeAttr* attr);   // sizes of open, dirty files
   Status CheckWritable() const;
   Status ReportCorruption(Ino ino, const Status& st);
+  // Deletes need a little space (a metadata transaction) even when the disk
+  // is full: on ENOSPC they free the reserve file and retry once.
+  Status WithReserve(const std::function<Status()>& op);
+  void EnsureReserve();
+  void NoteGarbage(uint64_t bytes);  // wakes the background gc past its threshold
+  void GcLoop();
 
   Env* env_;
   std::string dir_;
@@ -115,6 +125,16 @@ class FilesystemImpl final : public Filesystem {
   std::unordered_map<FileHandle, std::unique_ptr<Handle>> handles_;  // guarded by handles_mu_
   FileHandle next_fh_ = 1;
   std::atomic<uint64_t> staging_seq_{0};
+
+  std::mutex reserve_mu_;
+  bool reserve_present_ = false;  // guarded by reserve_mu_
+
+  std::mutex gc_mu_;
+  std::condition_variable gc_cv_;
+  uint64_t garbage_bytes_ = 0;  // guarded by gc_mu_: stored bytes deleted since the last gc
+  bool gc_wanted_ = false;      // guarded by gc_mu_
+  bool stopping_ = false;       // guarded by gc_mu_
+  std::thread gc_thread_;
 };
 
 }  // namespace ckptfs

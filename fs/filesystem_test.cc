@@ -64,6 +64,7 @@ class FilesystemTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  FaultInjectionEnv fault_env_{Env::Default()};  // outlives fs_, which may use it
   std::unique_ptr<Filesystem> fs_;
 };
 
@@ -284,7 +285,7 @@ TEST_F(FilesystemTest, CorruptionGivesEioAndNamesTheFile) {
 TEST_F(FilesystemTest, FullDiskGivesEnospcAndKeepsExistingFiles) {
   auto keep = RandomBytes(200000, 40);
   MakeFile(kRootIno, "keep", keep);
-  FaultInjectionEnv env(Env::Default());
+  FaultInjectionEnv& env = fault_env_;
   Reopen(&env);
   env.SetSpaceLimit(env.bytes_written() + 300000);
   auto c = fs_->Create(kRootIno, "big", 0644, O_CREAT | O_WRONLY, 0, 0);
@@ -302,9 +303,17 @@ TEST_F(FilesystemTest, FullDiskGivesEnospcAndKeepsExistingFiles) {
   auto k = fs_->Lookup(kRootIno, "keep");
   ASSERT_TRUE(k.ok());
   EXPECT_EQ(ReadAll(k->ino), keep);
+  // gc cuts the failed write's records off the end of its pack.
+  auto gc = fs_->Gc(nullptr);
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_GT(gc->bytes_reclaimed, 100000u);
   // The store keeps working once space is back.
   MakeFile(kRootIno, "after", RandomBytes(50000, 42));
   EXPECT_EQ(ReadAll(fs_->Lookup(kRootIno, "after")->ino), RandomBytes(50000, 42));
+  EXPECT_EQ(ReadAll(k->ino), keep);
+  auto fsck = fs_->Fsck(nullptr);
+  ASSERT_TRUE(fsck.ok());
+  EXPECT_TRUE(fsck->ok());
 }
 
 TEST_F(FilesystemTest, OpenRefusesNonStoresAndLockedStores) {
