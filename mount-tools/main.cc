@@ -2,6 +2,7 @@
 // file only dispatches and maps parse errors to exit code 2.
 #include <cstdio>
 #include <map>
+#include <string>
 
 #include "mount-tools/cli_util.h"
 #include "mount-tools/commands.h"
@@ -32,6 +33,16 @@ int main(int argc, char** argv) {
   add(AddGc);
   add(AddDemo);
 
+  // CLI11 reports an unknown command as "A subcommand is required"; name it.
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    std::string names;
+    for (auto* sub : app.get_subcommands({})) {
+      known = known || sub->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) return UsageError(std::string("unknown command '") + argv[1] + "' (commands: " + names + ")");
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
