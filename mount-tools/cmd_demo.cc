@@ -411,6 +411,7 @@ class Demo {
                 dir_.c_str(), store_.c_str(), mnt_.c_str(), run_.c_str());
 
     int rc = Steps();
+    if (rc != kExitOk && !Interrupted()) ExplainDeadMount();
     int crc = Cleanup();
     if (rc == kExitOk) rc = crc;
     if (g_signal != 0) {
@@ -549,6 +550,17 @@ class Demo {
     Note("resumed at iteration " + std::to_string(kIters) + ": the checkpoint loaded");
     if (!VerifyTree("after the resume")) return kExitError;
     return kExitOk;
+  }
+
+  // After a failed step: if the mount answers ENOTCONN, the daemon died, which
+  // is the cause to report (the step's own error only says "not connected").
+  void ExplainDeadMount() {
+    struct stat st {};
+    if (mnt_.empty() || stat(mnt_.c_str(), &st) == 0 || errno != ENOTCONN) return;
+    PrintError("demo: the ckptfs daemon serving " + mnt_ +
+               " has died (the mount answers `Transport endpoint is not connected`); its log is " +
+               store_ + "/daemon.log. The store recovers on the next mount (then run `ckptfs "
+               "fsck`).");
   }
 
   // 6. unmount (also after a failure or a signal).
