@@ -285,12 +285,7 @@ Status FilesystemImpl::MaybeDelete(Ino ino) {
   return WithReserve([&] { return meta_->DeleteInode(ino); });
 }
 
-Status FilesystemImpl::Unlink(Ino parent, std::string_view name) {
-  CKPTFS_RETURN_IF_ERROR(CheckWritable());
-  if (name.size() > kNameMax) return Status::Errno(ENAMETOOLONG, "name longer than 255 bytes");
-  CKPTFS_ASSIGN_OR_RETURN(Ino ino, meta_->Lookup(parent, name));
-  CKPTFS_ASSIGN_OR_RETURN(InodeAttr cur, meta_->GetAttr(ino));
-  if (S_ISDIR(cur.mode)) return Status::Errno(EISDIR, "unlink of a directory");
+Status FilesystemImpl::RemoveName(Ino parent, std::string_view name) {
   InodeAttr a;
   CKPTFS_RETURN_IF_ERROR(WithReserve([&]() -> Status {
     CKPTFS_ASSIGN_OR_RETURN(a, meta_->Unlink(parent, name, NowNs()));
@@ -298,6 +293,15 @@ Status FilesystemImpl::Unlink(Ino parent, std::string_view name) {
   }));
   if (a.nlink == 0) return MaybeDelete(a.ino);
   return Status::OK();
+}
+
+Status FilesystemImpl::Unlink(Ino parent, std::string_view name) {
+  CKPTFS_RETURN_IF_ERROR(CheckWritable());
+  if (name.size() > kNameMax) return Status::Errno(ENAMETOOLONG, "name longer than 255 bytes");
+  CKPTFS_ASSIGN_OR_RETURN(Ino ino, meta_->Lookup(parent, name));
+  CKPTFS_ASSIGN_OR_RETURN(InodeAttr cur, meta_->GetAttr(ino));
+  if (S_ISDIR(cur.mode)) return Status::Errno(EISDIR, "unlink of a directory");
+  return RemoveName(parent, name);
 }
 
 Status FilesystemImpl::Rmdir(Ino parent, std::string_view name) {
@@ -309,13 +313,7 @@ Status FilesystemImpl::Rmdir(Ino parent, std::string_view name) {
   if (!S_ISDIR(cur.mode)) return Status::Errno(ENOTDIR, "rmdir of a non-directory");
   CKPTFS_ASSIGN_OR_RETURN(bool empty, meta_->DirIsEmpty(ino));
   if (!empty) return Status::Errno(ENOTEMPTY, "directory not empty");
-  InodeAttr a;
-  CKPTFS_RETURN_IF_ERROR(WithReserve([&]() -> Status {
-    CKPTFS_ASSIGN_OR_RETURN(a, meta_->Unlink(parent, name, NowNs()));
-    return Status::OK();
-  }));
-  if (a.nlink == 0) return MaybeDelete(a.ino);
-  return Status::OK();
+  return RemoveName(parent, name);
 }
 
 Status FilesystemImpl::Rename(Ino old_parent, std::string_view old_name, Ino new_parent,

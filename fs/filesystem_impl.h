@@ -98,6 +98,7 @@ class FilesystemImpl final : public Filesystem {
   Result<Handle*> GetHandle(FileHandle fh);
   Status Commit(OpenInode& node);  // REQUIRES node.mu held exclusively
   Status MaybeDelete(Ino ino);     // after a name was removed
+  Status RemoveName(Ino parent, std::string_view name);  // unlink/rmdir after their checks
   void Overlay(InodeAttr* attr);   // sizes of open, dirty files
   Status CheckWritable() const;
   Status ReportCorruption(Ino ino, const Status& st);
