@@ -13,6 +13,7 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -89,20 +90,54 @@ bool AppendFrame(std::span<const std::byte> src, FrameParams params,
   return true;
 }
 
+// Appends a zstd frame made of raw blocks (RFC 8878: single segment, 4-byte
+// content size, blocks of at most 128 KiB). A plane of mantissa bytes is
+// close to random: running zstd over it costs most of the compression time
+// and saves under 3%, so such planes are framed as they are. Any zstd
+// decoder reads these frames, so the payload format does not change.
+void AppendRawFrame(std::span<const std::byte> src, std::vector<std::byte>* out) {
+  constexpr size_t kBlock = 128 * 1024;
+  auto put = [out](uint64_t v, int bytes) {
+    for (int i = 0; i < bytes; ++i) out->push_back(static_cast<std::byte>(v >> (8 * i)));
+  };
+  put(0xFD2FB528u, 4);  // magic
+  put(0xA0, 1);         // descriptor: 4-byte content size, single segment
+  put(src.size(), 4);
+  size_t pos = 0;
+  do {
+    const size_t n = std::min(kBlock, src.size() - pos);
+    const bool last = pos + n == src.size();
+    put((uint32_t{last} | (0u << 1) | (static_cast<uint32_t>(n) << 3)), 3);  // raw block
+    out->insert(out->end(), src.begin() + pos, src.begin() + pos + n);
+    pos += n;
+  } while (pos < src.size());
+}
+
 size_t PlaneWidth(Codec c) { return c == Codec::kZstdPlanes2 ? 2 : 4; }
 
 // Encodes `raw` with `codec` (not kRaw) into *out; false on zstd failure.
-bool Encode(Codec codec, std::span<const std::byte> raw, int level, std::vector<std::byte>* out) {
+// Plane frame j is stored as raw blocks when bit j of `raw_planes` is set.
+// `plane_ratio`, if given, receives each plane frame's size / plane size.
+bool Encode(Codec codec, std::span<const std::byte> raw, int level, std::vector<std::byte>* out,
+            uint32_t raw_planes = 0, std::vector<double>* plane_ratio = nullptr) {
   out->clear();
   if (codec == Codec::kZstd) return AppendFrame(raw, {level, false}, out);
   const size_t w = PlaneWidth(codec), m = raw.size() / w;
   std::vector<std::byte>& grouped = ThreadScratch();
   grouped.resize(raw.size());
   planes::Split(raw, w, grouped);
+  if (plane_ratio) plane_ratio->assign(w, 1.0);
   for (size_t j = 0; j < w; ++j) {
     const size_t begin = j * m, end = j + 1 == w ? raw.size() : begin + m;
-    if (!AppendFrame(std::span(grouped).subspan(begin, end - begin), {1, true}, out))
+    const size_t at = out->size();
+    auto plane = std::span(grouped).subspan(begin, end - begin);
+    if (raw_planes & (1u << j)) {
+      AppendRawFrame(plane, out);
+    } else if (!AppendFrame(plane, {1, true}, out)) {
       return false;
+    }
+    if (plane_ratio && !plane.empty())
+      (*plane_ratio)[j] = static_cast<double>(out->size() - at) / plane.size();
   }
   return true;
 }
@@ -111,10 +146,12 @@ bool Encode(Codec codec, std::span<const std::byte> raw, int level, std::vector<
 // candidate codec at level 1. The sample's winner is close to the winner on
 // the whole chunk (checkpoint tensors are long runs of one dtype) at a
 // fraction of the cost of trying every codec on every byte.
-constexpr size_t kSampleSize = 32 * 1024;
+constexpr size_t kSampleSize = 16 * 1024;
 // A chunk whose best sample does not shrink below this fraction is stored
 // raw without compressing the rest (already-compressed or random data).
 constexpr double kIncompressible = 0.98;
+// A plane whose sample frame keeps more than this fraction is framed raw.
+constexpr double kPlaneIncompressible = 0.97;
 
 }  // namespace
 
@@ -139,16 +176,21 @@ CompressedChunk Compressor::Compress(std::span<const std::byte> raw) const {
     const auto sample = raw.subspan(start, kSampleSize);
     Codec best = Codec::kRaw;
     size_t best_size = static_cast<size_t>(kSampleSize * kIncompressible);
+    uint32_t raw_planes = 0;
+    std::vector<double> ratios;
     for (size_t c = 0; c < num_candidates; ++c) {
       // A later (wider) candidate must win by 1%: bf16 data fits 2 and 4
       // planes about equally, and the narrower transform is the truer one.
       const size_t bar = best == Codec::kRaw ? best_size : best_size - best_size / 100;
-      if (Encode(candidates[c], sample, 1, &trial) && trial.size() < bar) {
+      if (Encode(candidates[c], sample, 1, &trial, 0, &ratios) && trial.size() < bar) {
         best = candidates[c];
         best_size = trial.size();
+        raw_planes = 0;
+        for (size_t j = 0; j < ratios.size(); ++j)
+          if (ratios[j] > kPlaneIncompressible) raw_planes |= 1u << j;
       }
     }
-    if (best != Codec::kRaw && Encode(best, raw, options_.zstd_level, &trial) &&
+    if (best != Codec::kRaw && Encode(best, raw, options_.zstd_level, &trial, raw_planes) &&
         trial.size() < raw.size()) {
       result.codec = best;
       result.payload.swap(trial);
