@@ -139,8 +139,9 @@ def main():
         if isinstance(imp.get(k), (int, float)):
             imp_ratio = imp[k]
             break
-    rows.append(Row("import", "ckptfs import vs cp+sync (time ratio)", imp_ratio, None, source="-",
-                    note=imp.get("skipped", "") or ("" if imp_ratio is not None else "see bench/import_bench.sh output")))
+    rows.append(Row("import", "ckptfs import vs cp+sync (cp_time / import_time)", imp_ratio, 1.0, source="import_bench.sh",
+                    note=imp.get("skipped", "") or (f"cp+sync {fmt(imp.get('cp_s'))} s, import {fmt(imp.get('import_s'))} s"
+                                                    if imp_ratio is not None else "see bench/import_bench.sh output")))
 
     # ---------------------------------------------------------------- markdown
     L = []
@@ -245,7 +246,9 @@ def main():
             L += [f"Not measured: {demo['skipped']}", ""]
         else:
             L += ["`ckptfs stats --json` of the demo store:", "", "```", json.dumps(demo, indent=1), "```", ""]
-    if imp:
+    if imp.get("markdown"):
+        L += ["## Import (bench/import_bench.sh)", ""] + [l.replace("## ", "### ") for l in imp["markdown"].strip().splitlines()] + [""]
+    elif imp:
         L += ["## Import", "", "```", json.dumps(imp, indent=1), "```", ""]
     # ---- notes computed from the numbers above
     notes = []
