@@ -11,7 +11,7 @@
 # streamed from make_weights.py into the mount (never stored on the disk).
 #
 # usage: bench/mount_bench.sh --build DIR --workdir DIR --results DIR
-#          [--size-mib 2048] [--runs 3] [--big-mib 10240] [--settings LIST]
+#          [--size-mib 2048] [--runs 3] [--settings-runs N (default: --runs)] [--big-mib 10240] [--settings LIST]
 #          [--no-settings] [--no-memory]
 # LIST is comma-separated; each item is a ckptfs -o string with '+' for ','
 # ("default" = no -o), "dd1M" = default options written with dd bs=1M conv=fsync,
@@ -22,7 +22,7 @@
 set -euo pipefail
 PY=/usr/bin/python3; [[ -x $PY ]] || PY=python3  # Debian's python (apt numpy/matplotlib), not a pyenv shim
 here="$(cd "$(dirname "$0")" && pwd)"
-build="" work="" results="" size_mib=2048 runs=3 big_mib=10240
+build="" work="" results="" size_mib=2048 runs=3 big_mib=10240 settings_runs=""
 settings="default,writeback_cache,splice,writeback_cache+splice,dd1M,ra1024"
 do_settings=1 do_memory=1
 while [[ $# -gt 0 ]]; do
@@ -32,6 +32,7 @@ while [[ $# -gt 0 ]]; do
     --results) results="$2"; shift 2 ;;
     --size-mib) size_mib="$2"; shift 2 ;;
     --runs) runs="$2"; shift 2 ;;
+    --settings-runs) settings_runs="$2"; shift 2 ;;
     --big-mib) big_mib="$2"; shift 2 ;;
     --settings) settings="$2"; shift 2 ;;
     --no-settings) do_settings=0; shift ;;
@@ -152,7 +153,7 @@ ck_umount
 # ------------------------------------------------------------------ settings
 if [[ $do_settings -eq 1 ]]; then
   IFS=',' read -ra SETS <<< "$settings"
-  for r in $(seq "$runs"); do
+  for r in $(seq "${settings_runs:-$runs}"); do
     for s in "${SETS[@]}"; do
       opts="${s//+/,}"; writer=do_write
       [[ "$s" == default ]] && opts=""
@@ -239,7 +240,7 @@ except Exception:
 peers = groups.get("peers", {})
 out = {"size_mib": size_mib, "runs": runs, "readback_identical": cmp_ok, "ckptfs_stats": stats, "peers": peers}
 json.dump(out, open(f"{results}/mount.json", "w"), indent=1)
-json.dump({"size_mib": size_mib, "runs": runs, "settings": groups.get("settings", {})}, open(f"{results}/settings.json", "w"), indent=1)
+json.dump({"size_mib": size_mib, "runs": max((o["runs"] for p in groups.get("settings", {}).values() for o in p.values()), default=0), "settings": groups.get("settings", {})}, open(f"{results}/settings.json", "w"), indent=1)
 for peer, ops in peers.items():
     print(f"{peer:15s} " + "  ".join(f"{op} {v['median_s']:.2f}s {v['MBps']:.0f}MB/s" for op, v in ops.items()), file=sys.stderr)
 EOF
