@@ -86,6 +86,12 @@ void FilesystemImpl::EnsureReserve() {
   auto space = env_->GetSpace(dir_);
   if (!space.ok()) return;
   const uint64_t size = std::clamp<uint64_t>(space->total_bytes / 50, 1 << 20, 16 << 20);
+  // An existing reserve is left untouched: opening a store for a command
+  // that fails (bad input) must not modify anything in it.
+  if (auto cur = env_->GetFileSize(dir_ + "/reserve"); cur.ok() && *cur >= size) {
+    reserve_present_ = true;
+    return;
+  }
   if (space->free_bytes < 2 * size) return;  // retried after the next gc
   reserve_present_ = env_->Preallocate(dir_ + "/reserve", size).ok();
 }
