@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <future>
 #include <cstdio>
 
 #include "base/unique_fd.h"
@@ -53,6 +54,37 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::Open(Env* env, const std::string
   return cs;
 }
 
+Status ChunkStore::RotateLocked() {
+  if (active_) {
+    // Sealing syncs ~64 MiB; doing it here would stall every writer behind
+    // this lock. The full pack is sealed on its own thread instead, and
+    // SyncData() waits for it, so the ordering invariant still holds: no
+    // commit can name a record of this pack before the pack is durable.
+    std::shared_ptr<PackWriter> full(std::move(active_));
+    MetadataStore* meta = meta_;
+    sealing_.push_back(std::async(std::launch::async, [full, meta]() -> Status {
+                         CKPTFS_RETURN_IF_ERROR(full->Seal());
+                         return meta->UpdatePack(
+                             PackInfo{full->pack_id(), full->size(), true, 0, 0});
+                       }).share());
+  }
+  return OpenNewPackLocked();
+}
+
+Status ChunkStore::WaitSealed() {
+  std::vector<std::shared_future<Status>> pending;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    pending.swap(sealing_);
+  }
+  Status first;
+  for (auto& f : pending) {
+    Status st = f.get();
+    if (first.ok() && !st.ok()) first = st;
+  }
+  return first;
+}
+
 Status ChunkStore::OpenNewPackLocked() {
   uint32_t id = next_pack_id_++;
   PackInfo info;
@@ -98,15 +130,8 @@ Result<PutResult> ChunkStore::Put(ByteSpan raw) {
     stats_.dedup_hits++;
     return PutResult{it->second, false};
   }
-  if (!active_ || active_->size() >= config_.pack_target_size) {
-    if (active_) {
-      CKPTFS_RETURN_IF_ERROR(active_->Seal());
-      PackInfo info{active_->pack_id(), active_->size(), true, 0, 0};
-      CKPTFS_RETURN_IF_ERROR(meta_->UpdatePack(info));
-      active_.reset();
-    }
-    CKPTFS_RETURN_IF_ERROR(OpenNewPackLocked());
-  }
+  if (!active_ || active_->size() >= config_.pack_target_size)
+    CKPTFS_RETURN_IF_ERROR(RotateLocked());
   auto entry = active_->Add(id, c.codec, static_cast<uint32_t>(raw.size()), c.payload);
   if (!entry.ok()) {
     // The writer is now broken; the next Put starts a fresh pack so one full
@@ -149,6 +174,7 @@ void ChunkStore::Release(const std::vector<ChunkId>& ids) {
 
 Status ChunkStore::SyncData() {
   std::lock_guard<std::mutex> s(sync_mu_);
+  CKPTFS_RETURN_IF_ERROR(WaitSealed());
   std::string path;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -287,6 +313,9 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
     double min_live_ratio, const std::function<void(uint64_t, uint64_t)>& progress) {
   if (options_.read_only) return Status::Errno(EROFS, "store is mounted read-only");
   std::unique_lock<std::shared_mutex> gc_lock(gc_mu_);
+  // A pack still being sealed is neither active nor sealed in the index; it
+  // must not be mistaken for a torn one.
+  CKPTFS_RETURN_IF_ERROR(WaitSealed());
   GcResult res;
   CKPTFS_ASSIGN_OR_RETURN(auto unref, meta_->ListUnreferencedChunks());
   std::vector<ChunkId> drop;
@@ -349,14 +378,8 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
         Status st = reader->ReadPayload(e, &payload);
         if (!st.ok()) return st.WithContext("gc: compacting pack " + path);
         std::lock_guard<std::mutex> l(mu_);
-        if (!active_ || active_->size() >= config_.pack_target_size) {
-          if (active_) {
-            CKPTFS_RETURN_IF_ERROR(active_->Seal());
-            CKPTFS_RETURN_IF_ERROR(
-                meta_->UpdatePack(PackInfo{active_->pack_id(), active_->size(), true, 0, 0}));
-          }
-          CKPTFS_RETURN_IF_ERROR(OpenNewPackLocked());
-        }
+        if (!active_ || active_->size() >= config_.pack_target_size)
+          CKPTFS_RETURN_IF_ERROR(RotateLocked());
         auto entry = active_->Add(loc.id, loc.codec, loc.raw_len, payload);
         if (!entry.ok()) {
           active_.reset();
@@ -388,6 +411,7 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
   }
   // Pack files with no row at all (a crash between file creation and its
   // row). Re-read the rows: compaction above may have opened new packs.
+  CKPTFS_RETURN_IF_ERROR(WaitSealed());
   CKPTFS_ASSIGN_OR_RETURN(auto now_packs, meta_->ListPacks());
   known.clear();
   for (const auto& p : now_packs) known.insert(p.pack_id);
@@ -413,7 +437,9 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
 }
 
 Status ChunkStore::Close() {
+  Status sealed = WaitSealed();
   std::lock_guard<std::mutex> l(mu_);
+  if (!sealed.ok()) return sealed;
   if (!active_) return Status::OK();
   Status st = active_->Seal();
   if (st.ok()) st = meta_->UpdatePack(PackInfo{active_->pack_id(), active_->size(), true, 0, 0});

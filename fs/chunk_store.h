@@ -101,6 +101,8 @@ class ChunkStore {
              const Options& options, ThreadPool* pool, ChunkHasher hasher);
   std::string PackPath(uint32_t id) const;
   Status OpenNewPackLocked();                      // REQUIRES mu_ held
+  Status RotateLocked();                           // REQUIRES mu_ held: seal async, open new
+  Status WaitSealed();                             // waits for rotated packs to be sealed
   Result<std::shared_ptr<PackReader>> Reader(uint32_t pack_id);
   Result<ChunkBytes> Load(const ChunkId& id);      // no cache, verifies
   Result<std::optional<ChunkLocation>> Locate(const ChunkId& id);
@@ -118,6 +120,7 @@ class ChunkStore {
   std::shared_mutex gc_mu_;  // shared: Put's lookup+hold; exclusive: gc decisions
   mutable std::mutex mu_;    // guards everything below
   std::unique_ptr<PackWriter> active_;
+  std::vector<std::shared_future<Status>> sealing_;  // packs rotated out, being sealed
   bool active_dirty_ = false;  // appended since last sync
   uint32_t next_pack_id_ = 1;
   std::unordered_map<ChunkId, ChunkLocation, ChunkIdHash> pending_;  // written, maybe no row yet
