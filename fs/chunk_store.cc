@@ -216,6 +216,9 @@ Result<std::shared_ptr<PackReader>> ChunkStore::Reader(uint32_t pack_id) {
 }
 
 Result<ChunkBytes> ChunkStore::Load(const ChunkId& id) {
+  // Shared against gc: between looking a chunk up and reading its record, gc
+  // must not move the record and delete its old pack (a spurious EIO).
+  std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
   CKPTFS_ASSIGN_OR_RETURN(auto loc, Locate(id));
   if (!loc) return Status::Corruption("chunk " + id.ToHex() + " is not in the chunk index");
   CKPTFS_ASSIGN_OR_RETURN(auto reader, Reader(loc->pack_id));
