@@ -1,5 +1,8 @@
 #include "mount-tools/mounts.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -109,10 +112,24 @@ Status Unmount(const std::string& mnt, bool lazy) {
   return Status::Errno(EBUSY, "cannot unmount " + mnt + ": fusermount3 failed (message above)");
 }
 
+// A ckptfs mount whose daemon is gone. stat() alone cannot tell: with long
+// attribute timeouts the kernel answers it from cache even after the daemon
+// died. The store lock can: a live daemon holds it for as long as it runs.
+bool DaemonIsDead(const std::string& mnt) {
+  auto entry = FindMountAt(mnt);
+  if (!entry || entry->fstype != kFsType) return false;
+  UniqueFd fd(::open((entry->source + "/lock").c_str(), O_RDWR | O_CLOEXEC));
+  if (!fd.valid()) return false;
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return false;
+  ::flock(fd.get(), LOCK_UN);
+  return true;
+}
+
 Status ClearStaleMount(const std::string& mnt, bool* cleared) {
   *cleared = false;
   struct stat st {};
-  if (stat(mnt.c_str(), &st) == 0 || errno != ENOTCONN) return Status::OK();
+  const bool dead = (stat(mnt.c_str(), &st) != 0 && errno == ENOTCONN) || DaemonIsDead(mnt);
+  if (!dead) return Status::OK();
   CKPTFS_RETURN_IF_ERROR(Unmount(mnt, /*lazy=*/true));
   if (stat(mnt.c_str(), &st) != 0) {
     return Status::FromErrno("mountpoint " + mnt + " is still unusable after clearing a dead mount",
