@@ -132,6 +132,12 @@ std::string make_temp_directory(const std::string& dir, const std::string& prefi
   buf.push_back('\0');
   if (::mkdtemp(buf.data()) == nullptr)
     throw CheckpointError(templ, "cannot create temporary directory", errno);
+  // mkdtemp makes 0700; the committed checkpoint must be readable like any
+  // directory os.makedirs would create (eval jobs often run as another user).
+  // (A fixed 0755: reading the umask means setting it, which races with
+  // other threads of the training process.)
+  if (::chmod(buf.data(), 0755) != 0)
+    throw CheckpointError(buf.data(), "cannot set directory mode", errno);
   return std::string(buf.data());
 }
 

@@ -45,7 +45,11 @@ Status Filesystem::Init(const std::string& dir, const InitOptions& options, Env*
   }
   // The config is written last: its presence marks a complete store.
   StoreConfig config = StoreConfig::New(options.chunker, options.compression);
-  return env->WriteFileAtomic(dir + kConfigFile, AsBytes(config.ToJson()));
+  CKPTFS_RETURN_IF_ERROR(env->WriteFileAtomic(dir + kConfigFile, AsBytes(config.ToJson())));
+  // The config holds the chunk-id secret: readable by the store's owner only.
+  if (::chmod((dir + kConfigFile).c_str(), 0600) != 0)
+    return Status::FromErrno("chmod " + dir + kConfigFile, errno);
+  return Status::OK();
 }
 
 Result<std::unique_ptr<Filesystem>> Filesystem::Open(const std::string& dir,

@@ -45,6 +45,12 @@ Status CheckMountInputs(const MountOptions& o) {
     return Status::FromErrno("store " + o.store, errno);
   }
   if (!S_ISDIR(st.st_mode)) return Status::InvalidArgument("store " + o.store + " is not a directory");
+  // Checked here, before the daemon creates STORE/daemon.log: a mistaken
+  // directory must not gain a file that then blocks `ckptfs init` on it.
+  if (access((o.store + "/ckptfs.json").c_str(), F_OK) != 0) {
+    return Status::NotFound(o.store + " is not a ckptfs store (no ckptfs.json); create one with "
+                                      "`ckptfs init " + o.store + "`");
+  }
 
   bool cleared = false;
   CKPTFS_RETURN_IF_ERROR(ClearStaleMount(o.mountpoint, &cleared));

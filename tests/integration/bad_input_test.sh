@@ -28,6 +28,8 @@ init_store
 expect_fail 1 "$WORK/nomnt.*does not exist" "$C" mount "$STORE" "$WORK/nomnt"
 expect_fail 1 "$WORK/notastore" "$C" mount "$WORK/notastore" "$MNT"
 is_mounted "$MNT" && fail "a failed mount left a mount behind"
+[ "$(ls -A "$WORK/notastore")" = file ] || fail "a failed mount left files in the directory: $(ls -A "$WORK/notastore")"
+[ "$(stat -c %a "$STORE/ckptfs.json")" = 600 ] || fail "ckptfs.json (it holds the hash secret) is not 0600"
 
 log "store locked by another process"
 (exec 9>"$STORE/lock" && flock -n 9 && sleep 30) &

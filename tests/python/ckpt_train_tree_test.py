@@ -42,6 +42,9 @@ def main():
                 if sum("] iter: " in line for line in f) != 20:
                     fail(f"{name} should have a line per iteration")
         for ck in ["model_0000009", "model_0000019", "model_best", "model_final"]:
+            mode = os.stat(os.path.join(out, ck)).st_mode & 0o777
+            if mode != 0o755:
+                fail(f"{ck} has mode {oct(mode)}, want 0o755 like os.makedirs")
             c = load_checkpoint(torch, os.path.join(out, ck))
             g = c["graph"]
             if set(g) != {"model", "optimizer", "step"}:
