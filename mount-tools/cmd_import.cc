@@ -93,7 +93,11 @@ class Importer {
                              const std::string& name, const std::string& dst_path) {
     UniqueFd in(open(src.c_str(), O_RDONLY | O_CLOEXEC));
     if (!in.valid()) return Status::FromErrno(src, errno);
-    auto created = fs_.Create(parent, name, (st.st_mode & 07777) | S_IFREG,
+    // Written under a temporary name and renamed when complete, so a killed
+    // import never leaves a partial file under the final name (only a
+    // ".NAME.ckptfs-import" that the next import of NAME replaces).
+    const std::string tmp = TempName(name);
+    auto created = fs_.Create(parent, tmp, (st.st_mode & 07777) | S_IFREG,
                               O_WRONLY | O_CREAT | O_TRUNC, st.st_uid, st.st_gid);
     if (!created.ok()) return created.status();
     FileHandle fh = created->second;
@@ -119,8 +123,17 @@ class Importer {
     }
     Status closed = fs_.Release(fh);  // commits the file's extents
     if (s.ok()) s = closed;
-    if (!s.ok()) return s;
+    if (s.ok()) s = fs_.Rename(parent, tmp, parent, name, 0);
+    if (!s.ok()) {
+      (void)fs_.Unlink(parent, tmp);
+      return s.WithContext(dst_path);
+    }
     return created->first;
+  }
+
+  static std::string TempName(const std::string& name) {
+    std::string t = "." + name + ".ckptfs-import";
+    return t.size() <= 255 ? t : "." + name.substr(0, 200) + ".ckptfs-import";
   }
 
   void CopyDir(const std::string& src, const struct stat& st, Ino parent, const std::string& name,

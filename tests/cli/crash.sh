@@ -3,12 +3,11 @@
 # store. After each kill fsck is clean (exit 0) and everything an earlier,
 # completed import committed exports byte-identical.
 #
-# What the tool guarantees (checked below): a file's data becomes visible when
-# the import closes it (one metadata transaction per file). A file the killed
-# import was writing may exist, empty (observed: always size 0, as extents
-# are committed at close) or at most a prefix of its data, never bytes that
-# are not the source's; files it had finished
-# are complete. The next import replaces such a file (Create with O_TRUNC).
+# What the tool guarantees (checked below): import writes each file under a
+# temporary name (.NAME.ckptfs-import) and renames it when complete, so every
+# file under its final name is complete; the file the killed import was
+# writing may exist only under its temporary name, holding at most a prefix
+# of its data. The next import of that name replaces it.
 # A torn pack tail is garbage that fsck tolerates and gc reclaims.
 source "$(dirname "$0")/lib.sh" "$@"
 KILLS=${CRASH_KILLS:-10}     # kills that must land while the import runs
@@ -49,17 +48,23 @@ check_partial() {
   ck export "$STORE:/round_$n" "$out" || fail "round $n: export after the kill exited $?"
   local f whole=0 partial=0
   while read -r f; do
-    [ -f "$src/$f" ] || fail "round $n: $f exported but not in the source"
-    if cmp -s "$src/$f" "$out/$f"; then
-      whole=$((whole + 1))
-    else
+    local base dir orig
+    base=$(basename "$f") dir=$(dirname "$f")
+    if [[ $base == .*.ckptfs-import ]]; then
+      # The file the kill interrupted: only under its temporary name, and
+      # holding at most a prefix of the source.
+      orig=${base#.}
+      orig=$dir/${orig%.ckptfs-import}
+      [ -f "$src/$orig" ] || fail "round $n: $f is not the temp name of a source file"
       local sz
       sz=$(stat -c %s "$out/$f")
-      cmp -s -n "$sz" "$src/$f" "$out/$f" || fail "round $n: $f holds bytes that are not a prefix of the source"
-      [ "$sz" -lt "$(stat -c %s "$src/$f")" ] || fail "round $n: $f differs"
+      cmp -s -n "$sz" "$src/$orig" "$out/$f" || fail "round $n: $f holds bytes that are not a prefix of the source"
       partial=$((partial + 1))
-      echo "    round_$n: $f partial, $sz of $(stat -c %s "$src/$f") bytes"
+      continue
     fi
+    [ -f "$src/$f" ] || fail "round $n: $f exported but not in the source"
+    cmp -s "$src/$f" "$out/$f" || fail "round $n: $f is under its final name but incomplete"
+    whole=$((whole + 1))
   done < <(cd "$out" && find . -type f | sed 's|^\./||')
   echo "    round_$n: $whole complete, $partial partial file(s)"
   rm -rf "$out"
