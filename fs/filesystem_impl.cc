@@ -634,10 +634,16 @@ Result<FsckReport> FilesystemImpl::Fsck(const ProgressFn& progress) {
   std::vector<std::pair<ChunkId, std::string>> bad;
   CKPTFS_RETURN_IF_ERROR(chunks_->VerifyAll(progress, &bad, &rep.chunks_checked, &rep.bytes_checked));
   std::vector<ChunkId> ids;
+  // One damaged pack header fails every chunk in it: list a screenful of
+  // them, count the rest (the affected files are all named below).
+  constexpr size_t kMaxListed = 20;
   for (auto& [id, msg] : bad) {
-    rep.errors.push_back(msg);
+    if (rep.errors.size() < kMaxListed) rep.errors.push_back(msg);
     ids.push_back(id);
   }
+  if (bad.size() > kMaxListed)
+    rep.errors.push_back("... and " + std::to_string(bad.size() - kMaxListed) +
+                         " more bad chunks");
   if (!ids.empty()) {
     CKPTFS_ASSIGN_OR_RETURN(auto files, meta_->FilesReferencing(ids));
     std::set<std::string> paths;
