@@ -26,6 +26,11 @@ ChunkStore::ChunkStore(Env* env, std::string dir, MetadataStore* meta, const Sto
 
 ChunkStore::~ChunkStore() { (void)Close(); }
 
+uint64_t ChunkStore::FileSizeOrZero(const std::string& path) const {
+  auto sz = env_->GetFileSize(path);
+  return sz.ok() ? *sz : 0;
+}
+
 std::string ChunkStore::PackPath(uint32_t id) const {
   char name[32];
   std::snprintf(name, sizeof(name), "%08x.pack", id);
@@ -347,7 +352,7 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
     if (p.pack_id == active_id || pinned.count(p.pack_id)) continue;
     std::string path = PackPath(p.pack_id);
     uint64_t rewritten = 0;
-    uint64_t file_size = env_->GetFileSize(path).ok() ? *env_->GetFileSize(path) : 0;
+    uint64_t file_size = FileSizeOrZero(path);
     if (p.chunks > 0 && !p.sealed) {
       // An unsealed pack that is no longer active ends in records no row
       // names (a write that failed, e.g. on ENOSPC, or a crash). Cutting
@@ -429,7 +434,7 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
       if (std::sscanf(f.c_str(), "%08x.pack", &id) != 1 || known.count(id) || id == active_id)
         continue;
       std::string path = dir_ + "/packs/" + f;
-      uint64_t sz = env_->GetFileSize(path).ok() ? *env_->GetFileSize(path) : 0;
+      uint64_t sz = FileSizeOrZero(path);
       if (env_->RemoveFile(path).ok()) {
         res.bytes_reclaimed += sz;
         res.packs_deleted++;
@@ -455,8 +460,7 @@ uint64_t ChunkStore::pack_bytes_on_disk() const {
   auto files = env_->GetChildren(dir_ + "/packs");
   if (!files.ok()) return 0;
   for (const auto& f : *files) {
-    auto sz = env_->GetFileSize(dir_ + "/packs/" + f);
-    if (sz.ok()) total += *sz;
+    total += FileSizeOrZero(dir_ + "/packs/" + f);
   }
   return total;
 }

@@ -100,6 +100,7 @@ class ChunkStore {
   ChunkStore(Env* env, std::string dir, MetadataStore* meta, const StoreConfig& config,
              const Options& options, ThreadPool* pool, ChunkHasher hasher);
   std::string PackPath(uint32_t id) const;
+  uint64_t FileSizeOrZero(const std::string& path) const;  // a missing pack counts 0
   Status OpenNewPackLocked();                      // REQUIRES mu_ held
   Status RotateLocked();                           // REQUIRES mu_ held: seal async, open new
   Status WaitSealed();                             // waits for rotated packs to be sealed

@@ -150,14 +150,15 @@ Status FilesystemImpl::ReportCorruption(Ino ino, const Status& st) {
   return st;
 }
 
+std::shared_ptr<FilesystemImpl::OpenInode> FilesystemImpl::FindOpen(Ino ino) {
+  std::lock_guard<std::mutex> l(open_mu_);
+  auto it = open_.find(ino);
+  return it == open_.end() ? nullptr : it->second;
+}
+
 void FilesystemImpl::Overlay(InodeAttr* attr) {
-  std::shared_ptr<OpenInode> node;
-  {
-    std::lock_guard<std::mutex> l(open_mu_);
-    auto it = open_.find(attr->ino);
-    if (it == open_.end()) return;
-    node = it->second;
-  }
+  std::shared_ptr<OpenInode> node = FindOpen(attr->ino);
+  if (!node) return;
   std::shared_lock<std::shared_mutex> l(node->mu);
   if (node->data && node->data->dirty()) {
     attr->size = node->data->size();
@@ -186,26 +187,15 @@ Result<InodeAttr> FilesystemImpl::SetAttr(Ino ino, const InodeAttr& values, uint
   InodeAttr v = values;
   // Pending writes are committed first, so an explicit mtime (cp -p, touch)
   // is not overwritten by the commit of data written before it.
-  if (mask & ~kSetSize) {
-    std::shared_ptr<OpenInode> node;
-    {
-      std::lock_guard<std::mutex> l(open_mu_);
-      if (auto it = open_.find(ino); it != open_.end()) node = it->second;
-    }
-    if (node) {
-      std::unique_lock<std::shared_mutex> l(node->mu);
-      CKPTFS_RETURN_IF_ERROR(Commit(*node));
-    }
+  std::shared_ptr<OpenInode> node = FindOpen(ino);
+  if ((mask & ~kSetSize) && node) {
+    std::unique_lock<std::shared_mutex> l(node->mu);
+    CKPTFS_RETURN_IF_ERROR(Commit(*node));
   }
   if (mask & kSetSize) {
     CKPTFS_ASSIGN_OR_RETURN(InodeAttr cur, meta_->GetAttr(ino));
     if (S_ISDIR(cur.mode)) return Status::Errno(EISDIR, "truncate of a directory");
     if (!S_ISREG(cur.mode)) return Status::Errno(EINVAL, "truncate of a special file");
-    std::shared_ptr<OpenInode> node;
-    {
-      std::lock_guard<std::mutex> l(open_mu_);
-      if (auto it = open_.find(ino); it != open_.end()) node = it->second;
-    }
     if (node) {
       std::unique_lock<std::shared_mutex> l(node->mu);
       CKPTFS_RETURN_IF_ERROR(node->data->Truncate(values.size));

@@ -94,6 +94,7 @@ class FilesystemImpl final : public Filesystem {
   };
 
   Result<std::shared_ptr<OpenInode>> Acquire(Ino ino);
+  std::shared_ptr<OpenInode> FindOpen(Ino ino);  // nullptr when not open
   Status ReleaseNode(const std::shared_ptr<OpenInode>& node);
   Result<Handle*> GetHandle(FileHandle fh);
   Status Commit(OpenInode& node);  // REQUIRES node.mu held exclusively
