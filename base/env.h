@@ -29,7 +29,10 @@ using MutableByteSpan = std::span<std::byte>;
 class WritableFile {
  public:
   virtual ~WritableFile() = default;
-  virtual Status Append(ByteSpan data) = 0;  // a short write is an error
+  Status Append(ByteSpan data) { return AppendV({&data, 1}); }
+  // Appends the parts in order with one gather write (one record, no
+  // concatenation copy); a short write is an error.
+  virtual Status AppendV(std::span<const ByteSpan> parts) = 0;
   virtual Status Sync() = 0;                 // fdatasync
   virtual Status Close() = 0;                // idempotent; the destructor closes too
   virtual uint64_t Size() const = 0;         // bytes appended, including the pre-existing size

@@ -4,9 +4,12 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <climits>
 
 #include "base/env.h"
 #include "base/unique_fd.h"
@@ -25,6 +28,32 @@ Status WriteAll(int fd, const std::string& path, ByteSpan data, const off_t* off
     }
     if (n == 0) return Status::FromErrno("write " + path, EIO);
     done += static_cast<size_t>(n);
+  }
+  return Status::OK();
+}
+
+// writev until every part is written (continuing after short writes).
+Status WriteAllV(int fd, const std::string& path, std::span<const ByteSpan> parts) {
+  std::vector<iovec> iov;
+  for (const auto& p : parts)
+    if (!p.empty()) iov.push_back({const_cast<std::byte*>(p.data()), p.size()});
+  size_t i = 0;
+  while (i < iov.size()) {
+    const int cnt = static_cast<int>(std::min<size_t>(iov.size() - i, IOV_MAX));
+    ssize_t n = ::writev(fd, iov.data() + i, cnt);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Status::FromErrno("write " + path, errno);
+    }
+    if (n == 0) return Status::FromErrno("write " + path, EIO);
+    for (size_t left = static_cast<size_t>(n); left > 0;) {
+      const size_t take = std::min(left, iov[i].iov_len);
+      iov[i].iov_base = static_cast<char*>(iov[i].iov_base) + take;
+      iov[i].iov_len -= take;
+      left -= take;
+      if (iov[i].iov_len == 0) ++i;
+    }
+    while (i < iov.size() && iov[i].iov_len == 0) ++i;
   }
   return Status::OK();
 }
@@ -51,12 +80,12 @@ class PosixWritableFile final : public WritableFile {
       : path_(std::move(path)), fd_(std::move(fd)), size_(size) {}
   ~PosixWritableFile() override { (void)Close(); }
 
-  Status Append(ByteSpan data) override {
+  Status AppendV(std::span<const ByteSpan> parts) override {
     if (!error_.ok()) return error_;
     if (!fd_.valid()) return Status::InvalidArgument("append to closed file " + path_);
-    Status s = WriteAll(fd_.get(), path_, data, nullptr);
+    Status s = WriteAllV(fd_.get(), path_, parts);
     if (!s.ok()) return error_ = s;
-    size_ += data.size();
+    for (const auto& p : parts) size_ += p.size();
     return s;
   }
   Status Sync() override {

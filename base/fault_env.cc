@@ -7,11 +7,13 @@ class FaultWritableFile final : public WritableFile {
  public:
   FaultWritableFile(FaultInjectionEnv* env, std::unique_ptr<WritableFile> f)
       : env_(env), f_(std::move(f)) {}
-  Status Append(ByteSpan data) override {
+  Status AppendV(std::span<const ByteSpan> parts) override {
     if (!error_.ok()) return error_;
-    if (!env_->Charge(data.size()))
+    size_t n = 0;
+    for (const auto& p : parts) n += p.size();
+    if (!env_->Charge(n))
       return error_ = Status::FromErrno("write " + f_->path() + " (injected)", ENOSPC);
-    return f_->Append(data);
+    return f_->AppendV(parts);
   }
   Status Sync() override {
     if (!error_.ok()) return error_;

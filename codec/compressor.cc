@@ -14,6 +14,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 
@@ -39,8 +40,8 @@ ZSTD_DCtx* ThreadDCtx() {
   thread_local std::unique_ptr<ZSTD_DCtx, DCtxFree> ctx(ZSTD_createDCtx());
   return ctx.get();
 }
-std::vector<std::byte>& ThreadScratch() {
-  thread_local std::vector<std::byte> buf;
+ByteBuffer& ThreadScratch() {
+  thread_local ByteBuffer buf;
   return buf;
 }
 
@@ -70,8 +71,7 @@ void ApplyEntropyFirst(ZSTD_CCtx* cctx) {
 
 // Appends one zstd frame of `src` to *out. False if zstd failed (it does not
 // on valid parameters; the caller then falls back to raw).
-bool AppendFrame(std::span<const std::byte> src, FrameParams params,
-                 std::vector<std::byte>* out) {
+bool AppendFrame(std::span<const std::byte> src, FrameParams params, ByteBuffer* out) {
   ZSTD_CCtx* cctx = ThreadCCtx();
   ZSTD_CCtx_reset(cctx, ZSTD_reset_session_and_parameters);
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, params.level);
@@ -95,7 +95,7 @@ bool AppendFrame(std::span<const std::byte> src, FrameParams params,
 // close to random: running zstd over it costs most of the compression time
 // and saves under 3%, so such planes are framed as they are. Any zstd
 // decoder reads these frames, so the payload format does not change.
-void AppendRawFrame(std::span<const std::byte> src, std::vector<std::byte>* out) {
+void AppendRawFrame(std::span<const std::byte> src, ByteBuffer* out) {
   constexpr size_t kBlock = 128 * 1024;
   auto put = [out](uint64_t v, int bytes) {
     for (int i = 0; i < bytes; ++i) out->push_back(static_cast<std::byte>(v >> (8 * i)));
@@ -108,7 +108,11 @@ void AppendRawFrame(std::span<const std::byte> src, std::vector<std::byte>* out)
     const size_t n = std::min(kBlock, src.size() - pos);
     const bool last = pos + n == src.size();
     put((uint32_t{last} | (0u << 1) | (static_cast<uint32_t>(n) << 3)), 3);  // raw block
-    out->insert(out->end(), src.begin() + pos, src.begin() + pos + n);
+    // resize + memcpy: insert() through ByteBuffer's allocator would copy
+    // byte by byte.
+    const size_t at = out->size();
+    out->resize(at + n);
+    std::memcpy(out->data() + at, src.data() + pos, n);
     pos += n;
   } while (pos < src.size());
 }
@@ -118,12 +122,15 @@ size_t PlaneWidth(Codec c) { return c == Codec::kZstdPlanes2 ? 2 : 4; }
 // Encodes `raw` with `codec` (not kRaw) into *out; false on zstd failure.
 // Plane frame j is stored as raw blocks when bit j of `raw_planes` is set.
 // `plane_ratio`, if given, receives each plane frame's size / plane size.
-bool Encode(Codec codec, std::span<const std::byte> raw, int level, std::vector<std::byte>* out,
+bool Encode(Codec codec, std::span<const std::byte> raw, int level, ByteBuffer* out,
             uint32_t raw_planes = 0, std::vector<double>* plane_ratio = nullptr) {
   out->clear();
+  // Every frame appends within this bound, so *out never reallocates (and
+  // copies) halfway: a bound per frame plus raw-frame headers.
+  out->reserve(ZSTD_compressBound(raw.size()) + 4 * (ZSTD_compressBound(0) + 64));
   if (codec == Codec::kZstd) return AppendFrame(raw, {level, false}, out);
   const size_t w = PlaneWidth(codec), m = raw.size() / w;
-  std::vector<std::byte>& grouped = ThreadScratch();
+  ByteBuffer& grouped = ThreadScratch();
   grouped.resize(raw.size());
   planes::Split(raw, w, grouped);
   if (plane_ratio) plane_ratio->assign(w, 1.0);
@@ -159,7 +166,7 @@ CompressedChunk Compressor::Compress(std::span<const std::byte> raw) const {
   CompressedChunk result;
   const Codec candidates[] = {Codec::kZstd, Codec::kZstdPlanes2, Codec::kZstdPlanes4};
   const size_t num_candidates = options_.byte_grouping ? 3 : 1;
-  std::vector<std::byte> trial;
+  ByteBuffer trial;
 
   if (!raw.empty() && raw.size() <= 2 * kSampleSize) {
     // Small chunk: trying every candidate costs about one sample run.
@@ -196,7 +203,10 @@ CompressedChunk Compressor::Compress(std::span<const std::byte> raw) const {
       result.payload.swap(trial);
     }
   }
-  if (result.codec == Codec::kRaw) result.payload.assign(raw.begin(), raw.end());
+  if (result.codec == Codec::kRaw) {
+    result.payload.resize(raw.size());
+    if (!raw.empty()) std::memcpy(result.payload.data(), raw.data(), raw.size());
+  }
   return result;
 }
 
@@ -215,7 +225,7 @@ Status Compressor::Decompress(Codec codec, std::span<const std::byte> payload,
     case Codec::kZstd:
     case Codec::kZstdPlanes2:
     case Codec::kZstdPlanes4: {
-      std::vector<std::byte>& grouped = ThreadScratch();
+      ByteBuffer& grouped = ThreadScratch();
       std::span<std::byte> dst = out;
       if (codec != Codec::kZstd) {
         grouped.resize(out.size());

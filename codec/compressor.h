@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "codec/byte_buffer.h"
 #include "codec/chunk_id.h"
 
 namespace ckptfs {
@@ -28,7 +29,7 @@ struct CompressionOptions {
 
 struct CompressedChunk {
   Codec codec = Codec::kRaw;
-  std::vector<std::byte> payload;
+  ByteBuffer payload;
 };
 
 class Compressor {

@@ -33,6 +33,11 @@ uint64_t PackWriter::size() const { return file_->Size(); }
 
 Result<PackEntry> PackWriter::Add(const ChunkId& id, Codec codec, uint32_t raw_len,
                                   std::span<const std::byte> payload) {
+  return Add(id, codec, raw_len, payload, crc32c::Value(payload.data(), payload.size()));
+}
+
+Result<PackEntry> PackWriter::Add(const ChunkId& id, Codec codec, uint32_t raw_len,
+                                  std::span<const std::byte> payload, uint32_t payload_crc) {
   if (!error_.ok()) return error_;
   if (sealed_) return Status::InvalidArgument("pack " + path_ + ": add after seal");
   if (!pack::KnownCodec(static_cast<uint8_t>(codec)) || raw_len > pack::kMaxChunkSize ||
@@ -45,7 +50,7 @@ Result<PackEntry> PackWriter::Add(const ChunkId& id, Codec codec, uint32_t raw_l
   rec.entry.raw_len = raw_len;
   rec.entry.stored_len = static_cast<uint32_t>(payload.size());
   rec.entry.codec = codec;
-  rec.payload_crc = crc32c::Value(payload.data(), payload.size());
+  rec.payload_crc = payload_crc;
   const auto header = pack::EncodeRecordHeader(rec);
 
   // Re-parse what was just built (restic's habit): an encoder bug must fail
@@ -56,11 +61,9 @@ Result<PackEntry> PackWriter::Add(const ChunkId& id, Codec codec, uint32_t raw_l
       check.entry.stored_len != rec.entry.stored_len || check.entry.codec != codec)
     return error_ = Status::Corruption("pack " + path_ + ": record header does not re-parse");
 
-  // One append per record keeps a torn write to a single record.
-  std::vector<std::byte> buf(header.size() + payload.size());
-  std::copy(header.begin(), header.end(), buf.begin());
-  std::copy(payload.begin(), payload.end(), buf.begin() + header.size());
-  if (Status s = file_->Append(buf); !s.ok()) return error_ = s;
+  // One gather write per record keeps a torn write to a single record.
+  const ByteSpan parts[] = {ByteSpan(header.data(), header.size()), payload};
+  if (Status s = file_->AppendV(parts); !s.ok()) return error_ = s;
   entries_.push_back(rec.entry);
   return rec.entry;
 }

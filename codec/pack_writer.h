@@ -36,6 +36,10 @@ class PackWriter {
   // Appends a record; returns where it went.
   Result<PackEntry> Add(const ChunkId& id, Codec codec, uint32_t raw_len,
                         std::span<const std::byte> payload);
+  // Same, with the payload's CRC32C computed by the caller (outside
+  // whatever lock serializes Adds).
+  Result<PackEntry> Add(const ChunkId& id, Codec codec, uint32_t raw_len,
+                        std::span<const std::byte> payload, uint32_t payload_crc);
   Status Sync();
   Status Seal();
   uint64_t size() const;

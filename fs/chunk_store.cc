@@ -7,6 +7,7 @@
 #include <future>
 #include <cstdio>
 
+#include "base/crc32c.h"
 #include "base/unique_fd.h"
 #include "codec/pack_format.h"
 
@@ -129,6 +130,7 @@ Result<PutResult> ChunkStore::Put(ByteSpan raw) {
     return PutResult{*found, false};
   }
   CompressedChunk c = compressor_.Compress(raw);
+  const uint32_t crc = crc32c::Value(c.payload.data(), c.payload.size());
   std::lock_guard<std::mutex> l(mu_);
   if (auto it = pending_.find(id); it != pending_.end()) {  // raced with an identical Put
     holds_[id]++;
@@ -137,7 +139,7 @@ Result<PutResult> ChunkStore::Put(ByteSpan raw) {
   }
   if (!active_ || active_->size() >= config_.pack_target_size)
     CKPTFS_RETURN_IF_ERROR(RotateLocked());
-  auto entry = active_->Add(id, c.codec, static_cast<uint32_t>(raw.size()), c.payload);
+  auto entry = active_->Add(id, c.codec, static_cast<uint32_t>(raw.size()), c.payload, crc);
   if (!entry.ok()) {
     // The writer is now broken; the next Put starts a fresh pack so one full
     // disk episode does not poison the store after space is freed.
