@@ -95,9 +95,9 @@ Status FileData::Write(uint64_t offset, ByteSpan data) {
   if (data.empty()) return Status::OK();
   dirty_ = true;
   if (streaming_ && offset == stream_end_ && size_ == stream_end_ && overlay_.empty()) {
-    CKPTFS_RETURN_IF_ERROR(StreamAppend(data));
+    stream_end_ += data.size();
     size_ = stream_end_;
-    return error_;
+    return Feed(data);
   }
   if (streaming_) CKPTFS_RETURN_IF_ERROR(EndStreaming());
   CKPTFS_RETURN_IF_ERROR(EnsureStaging());
@@ -107,34 +107,65 @@ Status FileData::Write(uint64_t offset, ByteSpan data) {
   return Status::OK();
 }
 
-Status FileData::StreamAppend(ByteSpan data) {
-  buf_.insert(buf_.end(), data.begin(), data.end());
-  stream_end_ += data.size();
-  return CutChunks(/*final=*/false);
+void FileData::ResetStream(uint64_t off) {
+  // Chunks in flight may still point into seg_: it is retired, never
+  // overwritten (NextSegment reuses it once they are stored).
+  if (seg_) spare_ = std::move(seg_);
+  buf_off_ = off;
+  seg_cut_ = seg_len_ = 0;
 }
 
-Status FileData::CutChunks(bool final) {
-  const size_t max = chunker_.params().max_size;
-  size_t head = 0;
-  while (buf_.size() - head >= max || (final && buf_.size() > head)) {
-    std::span<const std::byte> rest(buf_.data() + head, buf_.size() - head);
-    size_t n = chunker_.FindBoundary(rest);
-    if (n == 0) n = rest.size();  // only when final: the tail is the last chunk
-    CKPTFS_RETURN_IF_ERROR(SubmitChunk(buf_off_, std::vector<std::byte>(rest.begin(), rest.begin() + n)));
-    head += n;
-    buf_off_ += n;
+void FileData::NextSegment() {
+  // Segments start small (a quarter of the max chunk size: a log file
+  // appended to line by line never needs 8 MiB) and double up to 8 x max
+  // chunk size. Each is larger than the
+  // last, so the pending bytes (at most a full old segment) always fit.
+  const size_t cap = size_t{8} * chunker_.params().max_size;
+  const size_t want = seg_ ? std::min(cap, 2 * seg_->size()) : chunker_.params().max_size / 4;
+  std::shared_ptr<Segment> next;
+  // A segment is recycled only when no chunk in flight still points into it.
+  if (spare_ && spare_.use_count() == 1 && spare_->size() >= want) next = std::move(spare_);
+  if (!next) next = std::make_shared<Segment>(want);
+  const size_t keep = pending();
+  if (keep) std::memcpy(next->data(), seg_->data() + seg_cut_, keep);
+  if (seg_) spare_ = std::move(seg_);
+  seg_ = std::move(next);
+  seg_cut_ = 0;
+  seg_len_ = keep;
+}
+
+Status FileData::Feed(ByteSpan data) {
+  while (!data.empty()) {
+    if (!seg_ || seg_len_ == seg_->size()) NextSegment();
+    const size_t n = std::min(data.size(), seg_->size() - seg_len_);
+    std::memcpy(seg_->data() + seg_len_, data.data(), n);
+    seg_len_ += n;
+    data = data.subspan(n);
+    CKPTFS_RETURN_IF_ERROR(CutChunks(/*final=*/false));
   }
-  // One move of the uncut remainder (< max bytes) per call, so each byte is
-  // moved at most once on its way through the buffer.
-  if (head) buf_.erase(buf_.begin(), buf_.begin() + head);
   return error_;
 }
 
-Status FileData::SubmitChunk(uint64_t file_off, std::vector<std::byte> bytes) {
-  auto shared = std::make_shared<std::vector<std::byte>>(std::move(bytes));
-  uint64_t len = shared->size();
+Status FileData::CutChunks(bool final) {
+  // Boundaries are searched only once max_size bytes are pending (or at the
+  // end), so FindBoundary never rescans bytes it already saw.
+  const size_t max = chunker_.params().max_size;
+  while (pending() >= max || (final && pending() > 0)) {
+    size_t n = chunker_.FindBoundary(std::span(seg_->data() + seg_cut_, pending()));
+    if (n == 0) n = pending();  // only when final: the tail is the last chunk
+    CKPTFS_RETURN_IF_ERROR(SubmitChunk(n));
+  }
+  return error_;
+}
+
+Status FileData::SubmitChunk(size_t len) {
+  std::shared_ptr<Segment> seg = seg_;
+  const std::byte* p = seg_->data() + seg_cut_;
   ChunkStore* cs = chunks_;
-  inflight_.push_back({file_off, len, pool_->Submit([cs, shared] { return cs->Put(*shared); })});
+  inflight_.push_back(
+      {buf_off_, len, pool_->Submit([cs, seg, p, len] { return cs->Put(ByteSpan(p, len)); })});
+  seg_cut_ += len;
+  buf_off_ += len;
   return DrainInFlight(kMaxInFlight);
 }
 
@@ -157,7 +188,15 @@ Status FileData::EndStreaming() {
   Status st = CutChunks(/*final=*/true);
   Status d = DrainInFlight(0);
   streaming_ = false;
+  FreeSegments();
   return st.ok() ? d : st;
+}
+
+void FileData::FreeSegments() {
+  if (pending() > 0) return;
+  seg_.reset();
+  spare_.reset();
+  seg_cut_ = seg_len_ = 0;
 }
 
 Status FileData::EnsureStaging() {
@@ -200,12 +239,12 @@ Result<size_t> FileData::Read(uint64_t offset, std::span<std::byte> out) {
   out = out.first(n);
   if (streaming_) {
     CKPTFS_RETURN_IF_ERROR(DrainInFlight(0));
-    // [0, buf_off_) is in extents_, [buf_off_, stream_end_) in buf_.
+    // [0, buf_off_) is in extents_, [buf_off_, stream_end_) pending in seg_.
     CKPTFS_RETURN_IF_ERROR(ReadExtents(extents_, offset, out));
     const uint64_t end = offset + n;
     if (end > buf_off_) {
       const uint64_t a = std::max(offset, buf_off_);
-      std::memcpy(out.data() + (a - offset), buf_.data() + (a - buf_off_), end - a);
+      std::memcpy(out.data() + (a - offset), seg_->data() + seg_cut_ + (a - buf_off_), end - a);
     }
     return n;
   }
@@ -238,7 +277,8 @@ Status FileData::Truncate(uint64_t size) {
     // An empty file is written by streaming again (the O_TRUNC rewrite case).
     extents_.clear();
     streaming_ = true;
-    stream_end_ = buf_off_ = 0;
+    stream_end_ = 0;
+    ResetStream(0);
     if (staging_) CKPTFS_RETURN_IF_ERROR(staging_->Truncate(0));
   }
   return Status::OK();
@@ -304,8 +344,7 @@ Status FileData::Rechunk(CommitPlan* plan) {
   Status st;
   for (const auto& [a, b] : segments) {
     if (a >= b) continue;
-    buf_.clear();
-    buf_off_ = a;
+    ResetStream(a);
     for (uint64_t pos = a; pos < b && st.ok();) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(kRechunkRead, b - pos));
       piece.resize(n);
@@ -320,10 +359,7 @@ Status FileData::Rechunk(CommitPlan* plan) {
           st = staging_->ReadAt(x, std::span(piece).subspan(x - pos, y - x), &got);
         }
       }
-      if (st.ok()) {
-        buf_.insert(buf_.end(), piece.begin(), piece.end());
-        st = CutChunks(false);
-      }
+      if (st.ok()) st = Feed(piece);
       pos += n;
     }
     if (st.ok()) st = CutChunks(true);
@@ -331,7 +367,8 @@ Status FileData::Rechunk(CommitPlan* plan) {
   }
   Status d = DrainInFlight(0);
   if (st.ok()) st = d;
-  buf_.clear();
+  ResetStream(0);
+  FreeSegments();
   if (!st.ok()) {
     extents_ = std::move(old);  // the overlay still holds the new bytes
     return st;
@@ -359,6 +396,7 @@ Result<CommitPlan> FileData::PrepareCommit() {
 }
 
 void FileData::Committed(const CommitPlan& plan) {
+  FreeSegments();  // nothing is pending after PrepareCommit; an open, idle file keeps no buffer
   ReleaseHolds();
   written_.clear();
   wrote_data_ = false;

@@ -5,8 +5,12 @@
 //   - Streaming: while every write lands exactly at the end of what was
 //     written so far (how checkpoint writers and cp write), bytes go through
 //     the content-defined chunker as they arrive and each cut chunk is
-//     hashed, compressed and appended on the worker pool. Memory is one
-//     max-size chunk being cut plus a bounded number of chunks in flight.
+//     hashed, compressed and appended on the worker pool. Bytes are copied
+//     once, into a segment (8 x max chunk size); chunks are handed to the
+//     pool as views into it, and the segment lives until its last chunk is
+//     stored. Only the uncut tail of a full segment (< max chunk size) is
+//     copied again, into the next one. Memory is two segments plus a bounded
+//     number of chunks in flight, independent of file size.
 //   - Overlay: any other write (in the middle, past EOF, after existing
 //     content) goes to a sparse spill file in staging/ and an interval map.
 //     At commit the affected range is merged and re-chunked; unchanged
@@ -78,10 +82,22 @@ class FileData {
     uint64_t len;
     std::future<Result<PutResult>> result;
   };
-  bool streaming_active() const { return streaming_ && (!buf_.empty() || !inflight_.empty()); }
-  Status StreamAppend(ByteSpan data);
+  using Segment = std::vector<std::byte>;
+  bool streaming_active() const { return streaming_ && (pending() > 0 || !inflight_.empty()); }
+  // Bytes appended but not yet cut into a chunk: [buf_off_, buf_off_ + pending()).
+  size_t pending() const { return seg_len_ - seg_cut_; }
+  // Starts chunking at file offset `off` (a chunk boundary), with no pending bytes.
+  void ResetStream(uint64_t off);
+  // Appends bytes to the pending run and cuts every chunk whose end is known
+  // (all of them when `final`).
+  Status Feed(ByteSpan data);
   Status CutChunks(bool final);
-  Status SubmitChunk(uint64_t file_off, std::vector<std::byte> bytes);
+  Status SubmitChunk(size_t len);
+  // Makes room for more bytes: a fresh (or recycled) segment that starts
+  // with the pending bytes of the old one.
+  void NextSegment();
+  // Drops the segments when nothing is pending (bytes in flight keep theirs alive).
+  void FreeSegments();
   Status DrainInFlight(size_t keep);
   Status EndStreaming();
   Status EnsureStaging();
@@ -102,14 +118,16 @@ class FileData {
   bool dirty_ = false;
   Status error_;  // sticky: a failed chunk write fails every later write and commit
 
-  // Streaming state: bytes [stream_start_, stream_end_) are either in
-  // stream_extents_, in flight, or in buf_ (the chunk being cut).
+  // Streaming state: bytes [0, stream_end_) are in extents_, in flight, or
+  // pending in seg_[seg_cut_, seg_len_) (the chunk being cut), which starts
+  // at file offset buf_off_.
   bool streaming_ = false;
   uint64_t stream_end_ = 0;
-  uint64_t buf_off_ = 0;  // file offset of buf_[0]
-  std::vector<std::byte> buf_;
+  uint64_t buf_off_ = 0;
+  std::shared_ptr<Segment> seg_;   // chunks in flight share it
+  std::shared_ptr<Segment> spare_; // a retired segment, reused once its chunks are stored
+  size_t seg_cut_ = 0, seg_len_ = 0;
   std::deque<InFlight> inflight_;
-  std::vector<Extent> stream_extents_;
 
   // Overlay state.
   std::unique_ptr<RandomRWFile> staging_;

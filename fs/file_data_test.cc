@@ -43,7 +43,8 @@ TEST(FileDataModelTest, RandomOperationsMatchModel) {
       ASSERT_TRUE((*fs)->SetAttr(ino, v, kSetSize, fh).ok());
       model.resize(size, std::byte{0});
     } else if (op == 7) {
-      ASSERT_TRUE((*fs)->Flush(fh).ok());
+      Status flushed = (*fs)->Flush(fh);
+      ASSERT_TRUE(flushed.ok()) << flushed.ToString();
     } else {
       uint64_t off = model.empty() ? 0 : rng() % model.size();
       std::vector<std::byte> buf(1 + rng() % 50000);

@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "base/fault_env.h"
+#include "codec/chunker.h"
 #include "fs/test_util.h"
 
 namespace ckptfs {
@@ -89,6 +90,32 @@ TEST_F(FilesystemTest, IdenticalFilesDeduplicate) {
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->stored_bytes, before->stored_bytes);
   EXPECT_EQ(after->logical_bytes, 2 * before->logical_bytes);
+}
+
+// Chunk boundaries depend only on content: the same bytes streamed in odd
+// write sizes (crossing the write path's segment boundaries at different
+// points) cut into exactly the chunks the chunker finds over the whole
+// buffer, so the second copy stores nothing.
+TEST_F(FilesystemTest, StreamingBoundariesIgnoreWriteSizes) {
+  auto data = RandomBytes(3 << 20, 7);
+  Chunker chunker({4096, 16384, 65536});
+  uint64_t expect_chunks = 0;
+  for (size_t at = 0; at < data.size();) {
+    size_t n = chunker.FindBoundary(std::span(data).subspan(at));
+    at += n ? n : data.size() - at;
+    expect_chunks++;
+  }
+  MakeFile(kRootIno, "whole", data, data.size());
+  auto one = fs_->Stats();
+  ASSERT_TRUE(one.ok());
+  EXPECT_EQ(one->unique_chunks, expect_chunks);
+  for (size_t piece : {size_t{1} + 4096, size_t{65537}, size_t{333333}}) {
+    MakeFile(kRootIno, "pieces" + std::to_string(piece), data, piece);
+    auto more = fs_->Stats();
+    ASSERT_TRUE(more.ok());
+    EXPECT_EQ(more->unique_chunks, expect_chunks) << "write size " << piece;
+    EXPECT_EQ(more->stored_bytes, one->stored_bytes) << "write size " << piece;
+  }
 }
 
 TEST_F(FilesystemTest, RandomWritesOverwritesAndHoles) {
