@@ -17,13 +17,12 @@
 #include "base/unique_fd.h"
 #include "mount-tools/cli_util.h"
 #include "mount-tools/commands.h"
+#include "mount-tools/prefetch_reader.h"
 #include "mount-tools/progress.h"
 #include "mount-tools/store_path.h"
 
 namespace ckptfs::cli {
 namespace {
-
-constexpr size_t kPiece = 1 << 20;  // Write() size; the core chunks behind it
 
 int64_t Ns(const timespec& t) { return int64_t{t.tv_sec} * 1000000000 + t.tv_nsec; }
 
@@ -102,24 +101,25 @@ class Importer {
     if (!created.ok()) return created.status();
     FileHandle fh = created->second;
     Status s;
-    buf_.resize(kPiece);
     uint64_t off = 0;
-    for (;;) {
-      ssize_t n = read(in.get(), buf_.data(), kPiece);
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) {
-        s = Status::FromErrno("read " + src, errno);
-        break;
+    {
+      PrefetchReader reader(in.get(), src);
+      for (;;) {
+        auto piece = reader.Next();
+        if (!piece.ok()) {
+          s = piece.status();
+          break;
+        }
+        if (piece->empty()) break;
+        auto w = fs_.Write(fh, off, *piece);
+        if (!w.ok()) {
+          s = w.status();
+          break;
+        }
+        off += piece->size();
+        done_ += piece->size();
+        progress_.Update(done_, total_);
       }
-      if (n == 0) break;
-      auto w = fs_.Write(fh, off, ByteSpan(buf_.data(), static_cast<size_t>(n)));
-      if (!w.ok()) {
-        s = w.status();
-        break;
-      }
-      off += static_cast<uint64_t>(n);
-      done_ += static_cast<uint64_t>(n);
-      progress_.Update(done_, total_);
     }
     Status closed = fs_.Release(fh);  // commits the file's extents
     if (s.ok()) s = closed;
@@ -162,7 +162,6 @@ class Importer {
  private:
   Filesystem& fs_;
   Progress& progress_;
-  std::vector<std::byte> buf_;
   std::map<std::pair<dev_t, ino_t>, Ino> links_;
   uint64_t done_ = 0, total_ = 0;
   int errors_ = 0;
