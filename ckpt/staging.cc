@@ -1,16 +1,55 @@
 #include "ckpt/staging.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <c10/core/Event.h>
 #include <c10/core/StreamGuard.h>
 #include <c10/core/impl/VirtualGuardImpl.h>
 
 #include <algorithm>
+#include <cstring>
+#include <thread>
 
 namespace ckpt {
 
 namespace {
 constexpr size_t kAlign = 64;
+// Below this many bytes a round is copied on the calling thread alone.
+constexpr size_t kParallelCopyMin = 16u << 20;
+
+struct CopyJob {
+  uint8_t* dst;
+  const uint8_t* src;
+  size_t bytes;
+};
+
+// Copies every job, split into equal byte ranges over the calling thread
+// and `threads - 1` helpers. The stall of an async save is this copy, and
+// one thread does not saturate memory bandwidth.
+void parallel_copy(const std::vector<CopyJob>& jobs, unsigned threads) {
+  size_t total = 0;
+  for (const auto& j : jobs) total += j.bytes;
+  if (threads < 2 || total < kParallelCopyMin) {
+    for (const auto& j : jobs) std::memcpy(j.dst, j.src, j.bytes);
+    return;
+  }
+  // Worker w copies global bytes [w*total/threads, (w+1)*total/threads).
+  auto run = [&](unsigned w) {
+    const size_t lo = total * w / threads, hi = total * (w + 1) / threads;
+    size_t at = 0;
+    for (const auto& j : jobs) {
+      const size_t a = std::max(lo, at), b = std::min(hi, at + j.bytes);
+      if (a < b) std::memcpy(j.dst + (a - at), j.src + (a - at), b - a);
+      at += j.bytes;
+      if (at >= hi) break;
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (unsigned w = 1; w < threads; ++w) helpers.emplace_back(run, w);
+  run(0);
+  for (auto& t : helpers) t.join();
+}
+
 size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 size_t nbytes_of(const at::Tensor& t) { return static_cast<size_t>(t.numel()) * t.element_size(); }
 }  // namespace
@@ -111,6 +150,7 @@ void Snapshot::stage_round(const Round& round) {
     return queues.back();
   };
 
+  std::vector<CopyJob> cpu_jobs;
   for (size_t i = round.begin; i < round.end; ++i) {
     const at::Tensor& src = sources_[i];
     if (in_place_[i]) {
@@ -119,7 +159,10 @@ void Snapshot::stage_round(const Round& round) {
     }
     at::Tensor dst = at::from_blob(base + offsets_[i], src.sizes(),
                                    at::TensorOptions().dtype(src.scalar_type()));
-    if (src.device().is_cpu()) {
+    if (src.device().is_cpu() && src.is_contiguous()) {
+      cpu_jobs.push_back({base + offsets_[i], static_cast<const uint8_t*>(src.data_ptr()),
+                          nbytes_of(src)});
+    } else if (src.device().is_cpu()) {
       dst.copy_(src);
     } else {
       DeviceQueue& q = queue_for(src.device());
@@ -132,6 +175,8 @@ void Snapshot::stage_round(const Round& round) {
     }
     slots_[i] = dst;
   }
+
+  parallel_copy(cpu_jobs, std::max(1, at::get_num_threads()));
 
   std::vector<c10::Stream> to_sync;
   for (auto& q : queues) {
