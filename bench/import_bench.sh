@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # import_bench.sh: `ckptfs import` of a large file of real fp32 weights vs
 # `cp` of the same file to the same disk followed by `sync`, interleaved, 3
-# runs each, page cache dropped before every run (when allowed: root). Prints
+# runs each after one discarded warm-up run of each, page cache dropped
+# before every run (when allowed: root). Prints
 # the medians and cp_time / import_time (target >= 1.0: ckptfs keeps up with
 # a plain copy), then stored/logical of fp32 (the tiled file and the real
 # source) and of the source as bf16, next to `zstd -1` and `zstd -3` of the
@@ -79,6 +80,16 @@ a = np.fromfile(sys.argv[1], dtype=np.uint32)
 (a >> 16).astype(np.uint16).tofile(sys.argv[2])
 PY
 bytes=$(stat -c %s "$w")
+
+# One discarded run of each first: on a fresh VM the first writes into
+# memory the guest has not touched yet are slower, and that would land on
+# whichever command happened to run first.
+for what in cp import; do
+  rm -rf "$dir/cp.out" "$dir/store"
+  drop_caches
+  if [ "$what" = cp ]; then cp "$w" "$dir/cp.out" && sync
+  else "$ckptfs" init "$dir/store" >/dev/null && "$ckptfs" import "$w" "$dir/store:/weights.fp32" 2>/dev/null && sync; fi
+done
 
 cp_times=() imp_times=()
 for r in $(seq 1 "$runs"); do
