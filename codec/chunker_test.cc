@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <bit>
 #include <chrono>
 #include <map>
 #include <set>
@@ -30,6 +31,49 @@ TEST(ChunkerParamsTest, Validation) {
   EXPECT_FALSE((ChunkerParams{64 * 1024, 256 * 1024, 256 * 1024}.Valid()));    // avg == max
   EXPECT_FALSE((ChunkerParams{64 * 1024, 1024 * 1024, 32 * 1024 * 1024}.Valid()));  // max > 16M
   EXPECT_FALSE((ChunkerParams{0, 256, 1024}.Valid()));
+}
+
+// The boundary definition, written as plainly as possible: the gear table
+// (rebuilt here from its documented seed), hashing from min_size, the small
+// mask before avg and the large one after. The chunker's unrolled loop must
+// cut exactly here: boundaries are part of the store format in effect
+// (changing them defeats dedup against older data).
+size_t ReferenceBoundary(const ChunkerParams& p, std::span<const std::byte> d) {
+  uint64_t gear[256];
+  uint64_t x = 0x636b7074'66736765ull;
+  for (auto& v : gear) {
+    x += 0x9e3779b97f4a7c15ull;
+    uint64_t z = x;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    v = z ^ (z >> 31);
+  }
+  const int bits = std::countr_zero(p.avg_size);
+  const uint64_t small = ~0ull << (64 - (bits + 2)), large = ~0ull << (64 - (bits - 2));
+  if (d.size() <= p.min_size) return 0;
+  uint64_t h = 0;
+  for (size_t i = p.min_size; i < std::min<size_t>(d.size(), p.max_size); ++i) {
+    h = (h << 1) + gear[static_cast<uint8_t>(d[i])];
+    if (!(h & (i < p.avg_size ? small : large))) return i + 1;
+  }
+  return d.size() >= p.max_size ? p.max_size : 0;
+}
+
+TEST(ChunkerTest, BoundariesMatchTheReferenceDefinition) {
+  // Odd sizes so the unrolled loop's remainders and every window end are hit.
+  for (ChunkerParams p : {ChunkerParams{}, ChunkerParams{1001, 4096, 16387}, ChunkerParams{64, 128, 259}}) {
+    Chunker chunker(p);
+    auto data = RandomBytes(8 << 20, p.max_size);
+    for (size_t at = 0; at < data.size();) {
+      for (size_t window : {data.size() - at, size_t{p.avg_size + 3}, size_t{p.min_size + 1}}) {
+        auto d = std::span(data).subspan(at, std::min(window, data.size() - at));
+        ASSERT_EQ(chunker.FindBoundary(d), ReferenceBoundary(p, d))
+            << "offset " << at << " window " << d.size() << " max " << p.max_size;
+      }
+      size_t n = chunker.FindBoundary(std::span(data).subspan(at));
+      at += n ? n : data.size() - at;
+    }
+  }
 }
 
 TEST(ChunkerTest, SizesWithinBoundsAndDeterministic) {

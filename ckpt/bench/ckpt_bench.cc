@@ -6,6 +6,8 @@
 //   ckpt sync    save() with async=false (returns committed)
 //   torch::save  of the same tensors (std::vector<Tensor>), then fsync
 //   pickle_save  torch::pickle_save of the state dict, written + fsynced
+//   memcpy floor one parallel memcpy of the state (what a snapshot of CPU
+//                tensors cannot beat)
 // and the peak extra RSS of each (VmHWM after resetting it via clear_refs)
 // next to the staging budget. Ratios are against torch::save's call time.
 #include <fcntl.h>
@@ -14,6 +16,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <thread>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -155,6 +159,34 @@ int main(int argc, char** argv) {
       }));
     }
     row("torch::pickle_save (sync)", ps, "-", tsave);
+
+    // The floor for any save() that snapshots CPU tensors: one parallel
+    // memcpy of the state into memory that is already faulted in.
+    {
+      std::vector<uint8_t> dst(static_cast<size_t>(total), 1);
+      std::vector<Sample> fs;
+      for (int r = 0; r < runs; ++r) {
+        Sample s;
+        auto t = Clock::now();
+        std::vector<std::thread> pool;
+        for (int w = 0; w < threads; ++w) {
+          pool.emplace_back([&, w] {
+            size_t at = 0;
+            const size_t lo = size_t(total) * w / threads, hi = size_t(total) * (w + 1) / threads;
+            for (auto& x : all) {
+              const size_t n = x.numel() * x.element_size();
+              const size_t a = std::max(lo, at), b = std::min(hi, at + n);
+              if (a < b) std::memcpy(dst.data() + a, static_cast<const uint8_t*>(x.data_ptr()) + (a - at), b - a);
+              at += n;
+            }
+          });
+        }
+        for (auto& th : pool) th.join();
+        s.blocked = s.durable = since(t);
+        fs.push_back(s);
+      }
+      row("memcpy floor (" + std::to_string(threads) + " threads)", fs, "-", tsave);
+    }
 
     for (bool async : {false, true}) {
       for (const auto& budget : budgets) {
