@@ -54,6 +54,20 @@ size_t align_up(size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 size_t nbytes_of(const at::Tensor& t) { return static_cast<size_t>(t.numel()) * t.element_size(); }
 }  // namespace
 
+// Two tensors with equal identity hold the same bytes at snapshot time.
+Snapshot::Identity Snapshot::identity_of(const at::Tensor& t) {
+  Identity id;
+  id.data = t.data_ptr();
+  id.device = t.device().str();
+  id.dtype = static_cast<int>(t.scalar_type());
+  id.sizes.assign(t.sizes().begin(), t.sizes().end());
+  id.strides.assign(t.strides().begin(), t.strides().end());
+  return id;
+}
+
+namespace {
+}  // namespace
+
 uint8_t* StagingArena::reserve(size_t bytes, bool pinned) {
   bytes = std::max<size_t>(bytes, kAlign);
   if (!buffer_.defined() || static_cast<size_t>(buffer_.numel()) < bytes ||
@@ -79,7 +93,9 @@ Snapshot::Snapshot(std::vector<at::Tensor> sources, std::shared_ptr<StagingArena
   slots_.resize(sources_.size());
   offsets_.assign(sources_.size(), 0);
   in_place_.assign(sources_.size(), false);
+  alias_.assign(sources_.size(), kNoAlias);
   plan_rounds();
+  first_.clear();
 }
 
 void Snapshot::plan_rounds() {
@@ -93,11 +109,23 @@ void Snapshot::plan_rounds() {
       cur.end = i + 1;
       continue;
     }
+    // The same tensor saved twice (LiBai's `graph` file holds the model
+    // state again) is copied once: a later slot aliases the earlier one
+    // when both are in this round (the arena is reused between rounds).
+    if (n > 0) {
+      auto it = first_.find(identity_of(t));
+      if (it != first_.end() && it->second >= cur.begin) {
+        alias_[i] = it->second;
+        cur.end = i + 1;
+        continue;
+      }
+    }
     const size_t need = align_up(n);
     if (cur.bytes > 0 && cur.bytes + need > options_.budget_bytes) {
       rounds_.push_back(cur);
       cur = Round{i, i, 0};
     }
+    if (n > 0) first_[identity_of(t)] = i;
     offsets_[i] = cur.bytes;
     cur.bytes += need;
     cur.end = i + 1;
@@ -155,6 +183,10 @@ void Snapshot::stage_round(const Round& round) {
     const at::Tensor& src = sources_[i];
     if (in_place_[i]) {
       slots_[i] = src;
+      continue;
+    }
+    if (alias_[i] != kNoAlias) {
+      slots_[i] = slots_[alias_[i]];  // staged earlier in this loop
       continue;
     }
     at::Tensor dst = at::from_blob(base + offsets_[i], src.sizes(),

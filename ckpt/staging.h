@@ -33,6 +33,8 @@
 #include <cstdint>
 #include <exception>
 #include <limits>
+#include <map>
+#include <string>
 #include <memory>
 #include <mutex>
 #include <vector>
@@ -99,6 +101,15 @@ class Snapshot {
     size_t bytes = 0;           // arena bytes used
   };
   void plan_rounds();
+  struct Identity {
+    const void* data = nullptr;
+    std::string device;
+    int dtype = 0;
+    std::vector<int64_t> sizes, strides;
+    auto operator<=>(const Identity&) const = default;
+  };
+  static Identity identity_of(const at::Tensor& t);
+  static constexpr size_t kNoAlias = std::numeric_limits<size_t>::max();
   void stage_round(const Round& round);
 
   const std::vector<at::Tensor> sources_;
@@ -106,6 +117,8 @@ class Snapshot {
   const StagingOptions options_;
   std::vector<size_t> offsets_;  // arena offset per slot (if copied)
   std::vector<bool> in_place_;   // slot written from the source itself
+  std::vector<size_t> alias_;    // slot staged by an earlier slot of the same round
+  std::map<Identity, size_t> first_;  // plan_rounds() only: first slot per tensor
   std::vector<Round> rounds_;
   uint64_t total_bytes_ = 0;
 

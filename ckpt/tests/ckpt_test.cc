@@ -555,6 +555,43 @@ TEST(Checkpointer, AsyncSaveWritesTheSnapshotNotLaterUpdates) {
   }
 }
 
+// LiBai's graph file holds the model state again: the same tensors are
+// staged once (the stall and the arena are one copy), and both files still
+// hold the snapshot, in every round layout.
+TEST(Checkpointer, TensorsSavedTwiceAreStagedOnce) {
+  for (size_t budget : {kUnlimitedBudget, size_t{64}}) {
+    Fixture f;
+    train_steps(**f.seq, *f.seq, f.adam, 2, 1);
+    CheckpointerOptions o;
+    o.staging_budget = budget;
+    Checkpointer ck(f.seq->ptr(), f.dir / "out",
+                    {{"graph", std::make_shared<ModuleCheckpointable>(f.seq->ptr())}}, o);
+    std::vector<at::Tensor> before;
+    uint64_t model_bytes = 0;
+    for (const auto& p : (*f.seq)->parameters()) {
+      before.push_back(p.detach().clone());
+      model_bytes += p.numel() * p.element_size();
+    }
+    SaveHandle h = ck.save("model_0000001");
+    {
+      torch::NoGradGuard ng;
+      for (auto& p : (*f.seq)->parameters()) p.add_(1);
+    }
+    h.wait();
+    if (budget == kUnlimitedBudget) {
+      // One copy of the parameters (plus alignment), not two.
+      EXPECT_LT(h.stats().staged_peak_bytes, model_bytes + 64 * 2 * before.size());
+      EXPECT_GE(h.stats().staged_peak_bytes, model_bytes);
+    }
+    for (const char* file : {"model", "graph"}) {
+      auto sd = load_torch_zip(f.dir / (std::string("out/model_0000001/") + file)).toGenericDict();
+      size_t i = 0;
+      for (const auto& kv : (*f.seq)->named_parameters())
+        EXPECT_TRUE(torch::equal(sd.at(kv.key()).toTensor(), before[i++])) << file << " " << kv.key();
+    }
+  }
+}
+
 TEST(Checkpointer, SyncModeCommitsBeforeReturning) {
   Fixture f;
   CheckpointerOptions o;
