@@ -480,7 +480,8 @@ Result<size_t> FilesystemImpl::Read(FileHandle fh, uint64_t offset, std::span<st
       r = node.data->ReadClean(offset, out);
       // Readahead for sequential readers: warm the next chunks in the cache
       // while the kernel copies this piece out.
-      if (r.ok() && options_.readahead_chunks && offset == h->next_offset) {
+      if (r.ok() && options_.readahead_chunks &&
+          offset == h->next_offset.load(std::memory_order_relaxed)) {
         uint64_t ahead = uint64_t{options_.readahead_chunks} * config_.chunker.avg_size;
         for (const ChunkId& id : node.data->ChunksIn(offset + *r, ahead)) chunks_->Prefetch(id);
       }
@@ -491,7 +492,7 @@ Result<size_t> FilesystemImpl::Read(FileHandle fh, uint64_t offset, std::span<st
     }
   }
   if (!r.ok()) return ReportCorruption(node.ino, r.status());
-  h->next_offset = offset + *r;
+  h->next_offset.store(offset + *r, std::memory_order_relaxed);
   return r;
 }
 

@@ -90,7 +90,9 @@ class FilesystemImpl final : public Filesystem {
   struct Handle {
     std::shared_ptr<OpenInode> node;
     int flags = 0;
-    uint64_t next_offset = 0;      // where a sequential reader reads next
+    // Where a sequential reader reads next: a readahead hint that concurrent
+    // reads of one handle (the kernel's async reads) update without a lock.
+    std::atomic<uint64_t> next_offset{0};
   };
 
   Result<std::shared_ptr<OpenInode>> Acquire(Ino ino);
