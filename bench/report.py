@@ -129,6 +129,21 @@ def main():
                                 None if budgeted else 0.1, op="<=", source="-" if budgeted else "DESIGN",
                                 note=f"durable {fmt(rr.get(name, {}).get('durable_s'))} s, peak +RSS {fmt(rr.get(name, {}).get('peak_rss_mib'), 0)} MiB (budget {rr.get(name, {}).get('budget_mib', '-')})" if rr.get(name) else ""))
 
+    # Through the mount, also against torch::save into the same mount, and
+    # everywhere against a plain parallel memcpy of the state (the floor for
+    # any snapshot of CPU tensors).
+    mt = mnt.get("torch::save (sync)", {}).get("blocks_s")
+    mb = mnt.get("ckpt async", {}).get("blocks_s")
+    if mt and mb is not None:
+        rows.append(Row("checkpointer", "ckpt async save() blocks, through the mount / torch::save through the mount",
+                        mb / mt, 0.1, op="<=", source="DESIGN", note=f"torch::save through the mount {fmt(mt)} s"))
+    for where, rr in (("local disk", loc), ("through the mount", mnt)):
+        fl = rr.get(next((k for k in rr if k.startswith("memcpy floor")), ""), {}).get("blocks_s")
+        b = rr.get("ckpt async", {}).get("blocks_s")
+        if fl and b is not None:
+            rows.append(Row("checkpointer", f"ckpt async save() blocks / memcpy floor, {where}", b / fl, None,
+                            source="-", note=f"memcpy of the state {fmt(fl, 3)} s, save() blocks {fmt(b, 3)} s"))
+
     for where, key in (("local disk", "local"), ("through the mount", "mount")):
         for e in ckpt.get(key, {}).get("errors", []):
             rows.append(Row("checkpointer", f"ckpt-bench {where}: ERROR", None, None, source="-", note=e.replace("|", "/")))
