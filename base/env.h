@@ -33,7 +33,11 @@ class WritableFile {
   // Appends the parts in order with one gather write (one record, no
   // concatenation copy); a short write is an error.
   virtual Status AppendV(std::span<const ByteSpan> parts) = 0;
-  virtual Status Sync() = 0;                 // fdatasync
+  // Makes every appended byte readable through other descriptors of the
+  // file. Appends are visible at once unless the file buffers them (see
+  // Env::NewDirectWritableFile); not a sync.
+  virtual Status Flush() { return Status::OK(); }
+  virtual Status Sync() = 0;                 // Flush + fdatasync
   virtual Status Close() = 0;                // idempotent; the destructor closes too
   virtual uint64_t Size() const = 0;         // bytes appended, including the pre-existing size
   virtual const std::string& path() const = 0;
@@ -81,6 +85,13 @@ class Env {
   // Opens for appending, creating the file if needed; truncates when asked.
   virtual Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                                 bool truncate) = 0;
+  // Creates (or truncates) a file for large write-once output (packs). It
+  // may bypass the page cache (base/direct_file.h), in which case appended
+  // bytes reach other descriptors only after Flush(), Sync() or Close().
+  // Falls back to NewWritableFile(path, true) where the filesystem cannot.
+  virtual Result<std::unique_ptr<WritableFile>> NewDirectWritableFile(const std::string& path) {
+    return NewWritableFile(path, /*truncate=*/true);
+  }
   virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) = 0;
   // Creates (or truncates) a read-write file.

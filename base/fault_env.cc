@@ -15,6 +15,7 @@ class FaultWritableFile final : public WritableFile {
       return error_ = Status::FromErrno("write " + f_->path() + " (injected)", ENOSPC);
     return f_->AppendV(parts);
   }
+  Status Flush() override { return error_.ok() ? f_->Flush() : error_; }
   Status Sync() override {
     if (!error_.ok()) return error_;
     if (env_->fail_sync()) return error_ = Status::FromErrno("fdatasync " + f_->path() + " (injected)", EIO);
@@ -67,6 +68,12 @@ bool FaultInjectionEnv::Charge(uint64_t n) {
 Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewWritableFile(const std::string& path,
                                                                          bool truncate) {
   CKPTFS_ASSIGN_OR_RETURN(auto f, target_->NewWritableFile(path, truncate));
+  return std::unique_ptr<WritableFile>(new FaultWritableFile(this, std::move(f)));
+}
+
+Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewDirectWritableFile(
+    const std::string& path) {
+  CKPTFS_ASSIGN_OR_RETURN(auto f, target_->NewDirectWritableFile(path));
   return std::unique_ptr<WritableFile>(new FaultWritableFile(this, std::move(f)));
 }
 

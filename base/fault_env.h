@@ -30,6 +30,7 @@ class FaultInjectionEnv final : public Env {
 
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                         bool truncate) override;
+  Result<std::unique_ptr<WritableFile>> NewDirectWritableFile(const std::string& path) override;
   Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
     return target_->NewRandomAccessFile(path);
   }

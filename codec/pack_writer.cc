@@ -18,7 +18,7 @@ Result<std::unique_ptr<PackWriter>> PackWriter::Create(Env* env, const std::stri
   // the create do not race in practice; the check catches id reuse bugs that
   // would otherwise append records to a sealed pack.
   if (env->FileExists(path)) return Status::Exists("create pack " + path + ": file exists");
-  CKPTFS_ASSIGN_OR_RETURN(auto file, env->NewWritableFile(path, /*truncate=*/true));
+  CKPTFS_ASSIGN_OR_RETURN(auto file, env->NewDirectWritableFile(path));
   pack::PackHeader h;
   h.pack_id = pack_id;
   h.created_ns = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -66,6 +66,13 @@ Result<PackEntry> PackWriter::Add(const ChunkId& id, Codec codec, uint32_t raw_l
   if (Status s = file_->AppendV(parts); !s.ok()) return error_ = s;
   entries_.push_back(rec.entry);
   return rec.entry;
+}
+
+Status PackWriter::Flush() {
+  if (!error_.ok()) return error_;
+  if (sealed_) return Status::OK();
+  if (Status s = file_->Flush(); !s.ok()) error_ = s;
+  return error_;
 }
 
 Status PackWriter::Sync() {

@@ -4,8 +4,9 @@
 // Invariants:
 //   1. the writer stays broken after its first error (every later call
 //      returns it), so a torn record is never followed by a good one;
-//   2. Add() returns only after the record is handed to the OS (write()), so
-//      a reader in this process can read it back; durability needs Sync();
+//   2. a record can be read back through another descriptor only after
+//      Flush() or Sync() (the file may buffer appends: Env::NewDirectWritableFile);
+//      durability needs Sync();
 //   3. Seal() writes the footer, syncs, and re-reads the footer to verify it
 //      before reporting success. A sealed pack is never written again.
 // Not thread-safe: one owner (fs/chunk_store serializes appends).
@@ -40,6 +41,8 @@ class PackWriter {
   // whatever lock serializes Adds).
   Result<PackEntry> Add(const ChunkId& id, Codec codec, uint32_t raw_len,
                         std::span<const std::byte> payload, uint32_t payload_crc);
+  // Makes every added record readable by a PackReader.
+  Status Flush();
   Status Sync();
   Status Seal();
   uint64_t size() const;

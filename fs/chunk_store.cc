@@ -66,6 +66,10 @@ Status ChunkStore::RotateLocked() {
     // this lock. The full pack is sealed on its own thread instead, and
     // SyncData() waits for it, so the ordering invariant still holds: no
     // commit can name a record of this pack before the pack is durable.
+    // Readers of its pending records must find them in the file while the
+    // pack waits for its seal; a failed flush breaks the writer and Seal()
+    // reports it.
+    (void)active_->Flush();
     std::shared_ptr<PackWriter> full(std::move(active_));
     MetadataStore* meta = meta_;
     sealing_.push_back(std::async(std::launch::async, [full, meta]() -> Status {
@@ -186,6 +190,8 @@ Status ChunkStore::SyncData() {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!active_ || !active_dirty_) return Status::OK();
+    // Buffered records go to the file first; the sync below covers them.
+    CKPTFS_RETURN_IF_ERROR(active_->Flush());
     active_dirty_ = false;
     path = active_->path();
   }
@@ -228,6 +234,11 @@ Result<ChunkBytes> ChunkStore::Load(const ChunkId& id) {
   std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
   CKPTFS_ASSIGN_OR_RETURN(auto loc, Locate(id));
   if (!loc) return Status::Corruption("chunk " + id.ToHex() + " is not in the chunk index");
+  {
+    // A record of the active pack may still be in the writer's buffer.
+    std::lock_guard<std::mutex> l(mu_);
+    if (active_ && active_->pack_id() == loc->pack_id) CKPTFS_RETURN_IF_ERROR(active_->Flush());
+  }
   CKPTFS_ASSIGN_OR_RETURN(auto reader, Reader(loc->pack_id));
   PackEntry e{loc->id, loc->offset, loc->raw_len, loc->stored_len, loc->codec};
   std::vector<std::byte> payload;
