@@ -50,6 +50,9 @@ class RandomAccessFile {
   virtual Status ReadAt(uint64_t offset, MutableByteSpan out, size_t* got) const = 0;
   virtual Result<uint64_t> Size() const = 0;
   virtual const std::string& path() const = 0;
+  // Offsets, lengths and buffers that are multiples of this are read without
+  // a bounce copy (direct reads: Env::NewDirectRandomAccessFile); 1 otherwise.
+  virtual size_t alignment() const { return 1; }
 };
 
 // Read-write file with holes, used for the random-write overlay in staging/.
@@ -94,6 +97,13 @@ class Env {
   }
   virtual Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(
       const std::string& path) = 0;
+  // For data read once and cached above (pack records): reads around the
+  // page cache where the filesystem allows, else NewRandomAccessFile. Reads
+  // of any alignment work; aligned ones (alignment()) cost no extra copy.
+  virtual Result<std::unique_ptr<RandomAccessFile>> NewDirectRandomAccessFile(
+      const std::string& path) {
+    return NewRandomAccessFile(path);
+  }
   // Creates (or truncates) a read-write file.
   virtual Result<std::unique_ptr<RandomRWFile>> NewRandomRWFile(const std::string& path) = 0;
 

@@ -34,6 +34,10 @@ class FaultInjectionEnv final : public Env {
   Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
     return target_->NewRandomAccessFile(path);
   }
+  Result<std::unique_ptr<RandomAccessFile>> NewDirectRandomAccessFile(
+      const std::string& path) override {
+    return target_->NewDirectRandomAccessFile(path);
+  }
   Result<std::unique_ptr<RandomRWFile>> NewRandomRWFile(const std::string& path) override;
   Status CreateDir(const std::string& p) override { return target_->CreateDir(p); }
   Status RemoveFile(const std::string& p) override { return target_->RemoveFile(p); }

@@ -24,7 +24,7 @@ Status ReadFull(const RandomAccessFile& f, uint64_t offset, std::span<std::byte>
 }  // namespace
 
 Result<std::unique_ptr<PackReader>> PackReader::Open(Env* env, const std::string& path) {
-  CKPTFS_ASSIGN_OR_RETURN(auto file, env->NewRandomAccessFile(path));
+  CKPTFS_ASSIGN_OR_RETURN(auto file, env->NewDirectRandomAccessFile(path));
   std::array<std::byte, pack::kPackHeaderSize> b;
   bool complete = false;
   CKPTFS_RETURN_IF_ERROR(ReadFull(*file, 0, b, &complete));
@@ -41,13 +41,27 @@ Result<std::unique_ptr<PackReader>> PackReader::Open(Env* env, const std::string
 }
 
 Status PackReader::ReadPayload(const PackEntry& entry, std::vector<std::byte>* payload) const {
+  AlignedBuffer scratch;
+  CKPTFS_ASSIGN_OR_RETURN(ByteSpan body, ReadPayload(entry, &scratch));
+  payload->assign(body.begin(), body.end());
+  return Status::OK();
+}
+
+Result<ByteSpan> PackReader::ReadPayload(const PackEntry& entry, AlignedBuffer* scratch) const {
   const std::string& p = path();
   if (entry.stored_len > pack::kMaxChunkSize || entry.raw_len > pack::kMaxChunkSize)
     return CorruptAt(p, entry.offset, "index entry lengths exceed the chunk size limit");
-  std::vector<std::byte> buf(pack::kRecordHeaderSize + entry.stored_len);
-  bool complete = false;
-  CKPTFS_RETURN_IF_ERROR(ReadFull(*file_, entry.offset, buf, &complete));
-  if (!complete) return CorruptAt(p, entry.offset, "record extends past the end of the pack");
+  const uint64_t align = file_->alignment();
+  const uint64_t len = pack::kRecordHeaderSize + entry.stored_len;
+  const uint64_t start = entry.offset / align * align;
+  const uint64_t end = (entry.offset + len + align - 1) / align * align;
+  if (!scratch->Reserve(end - start)) return Status::FromErrno("read " + p, ENOMEM);
+  size_t got = 0;
+  CKPTFS_RETURN_IF_ERROR(
+      file_->ReadAt(start, std::span(scratch->data(), end - start), &got));
+  const uint64_t skip = entry.offset - start;
+  if (got < skip + len) return CorruptAt(p, entry.offset, "record extends past the end of the pack");
+  const std::span<const std::byte> buf(scratch->data() + skip, len);
 
   pack::RecordHeader rec;
   switch (pack::DecodeRecordHeader(std::span(buf).first<pack::kRecordHeaderSize>(), &rec)) {
@@ -66,8 +80,7 @@ Status PackReader::ReadPayload(const PackEntry& entry, std::vector<std::byte>* p
   const auto body = std::span(buf).subspan(pack::kRecordHeaderSize);
   if (crc32c::Value(body.data(), body.size()) != rec.payload_crc)
     return CorruptAt(p, entry.offset, "payload CRC32C mismatch");
-  payload->assign(body.begin(), body.end());
-  return Status::OK();
+  return body;
 }
 
 Result<std::vector<PackEntry>> PackReader::ReadFooter() const {

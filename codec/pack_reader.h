@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/aligned_buffer.h"
 #include "base/env.h"
 #include "codec/pack_writer.h"
 
@@ -18,8 +19,12 @@ class PackReader {
  public:
   static Result<std::unique_ptr<PackReader>> Open(Env* env, const std::string& path);
 
-  // Reads the payload of the record described by `entry` into *payload,
-  // verifying framing, id and CRC.
+  // Reads the record described by `entry` into `scratch` (grown as needed,
+  // reused across calls), verifying framing, id and CRC, and returns its
+  // payload as a view into `scratch`. Reads are aligned to the file's
+  // alignment(), so a direct-I/O file reads straight into `scratch`.
+  Result<ByteSpan> ReadPayload(const PackEntry& entry, AlignedBuffer* scratch) const;
+  // The same, copied into *payload.
   Status ReadPayload(const PackEntry& entry, std::vector<std::byte>* payload) const;
 
   // The footer index of a sealed pack; NotFound if the pack has no valid

@@ -241,15 +241,18 @@ Result<ChunkBytes> ChunkStore::Load(const ChunkId& id) {
   }
   CKPTFS_ASSIGN_OR_RETURN(auto reader, Reader(loc->pack_id));
   PackEntry e{loc->id, loc->offset, loc->raw_len, loc->stored_len, loc->codec};
-  std::vector<std::byte> payload;
-  Status st = reader->ReadPayload(e, &payload);
-  if (!st.ok()) {
+  // The record is needed only until it is decompressed: per-thread scratch,
+  // read straight from the disk (direct I/O), no page-cache copy.
+  thread_local AlignedBuffer scratch;
+  auto payload = reader->ReadPayload(e, &scratch);
+  if (!payload.ok()) {
+    const Status& st = payload.status();
     if (st.IsNotFound() || st.code() == Code::kIOError)
       return Status::Corruption("chunk " + id.ToHex() + ": " + st.message());
     return st;
   }
   auto raw = std::make_shared<std::vector<std::byte>>(loc->raw_len);
-  st = Compressor::Decompress(loc->codec, payload, *raw);
+  Status st = Compressor::Decompress(loc->codec, *payload, *raw);
   if (!st.ok())
     return Status::Corruption("chunk " + id.ToHex() + " in " + reader->path() + ": " + st.message());
   if (hasher_.Hash(*raw) != id)

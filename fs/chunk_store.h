@@ -54,7 +54,7 @@ struct ChunkStoreStats {
 class ChunkStore {
  public:
   struct Options {
-    uint64_t cache_bytes = 256ull << 20;
+    uint64_t cache_bytes = 128ull << 20;
     bool read_only = false;
   };
   static Result<std::unique_ptr<ChunkStore>> Open(Env* env, const std::string& store_dir,

@@ -36,7 +36,7 @@ namespace ckptfs {
 
 struct StoreOptions {
   Env* env = nullptr;                  // nullptr: Env::Default()
-  uint64_t cache_bytes = 256ull << 20;  // decompressed chunk cache
+  uint64_t cache_bytes = 128ull << 20;  // decompressed chunk cache
   unsigned workers = 0;                 // hash/compress threads; 0: hardware concurrency
   uint32_t readahead_chunks = 4;
   bool read_only = false;

@@ -34,7 +34,7 @@ struct MountOptions {
   bool splice = false;
   bool async_read = true;
   bool readdirplus = true;
-  uint64_t cache_bytes = 256ull << 20;  // decompressed chunk cache (StoreOptions)
+  uint64_t cache_bytes = 128ull << 20;  // decompressed chunk cache (StoreOptions)
   unsigned max_threads = 16;            // FUSE worker threads
   unsigned max_idle_threads = 8;
   // Entry and attribute timeouts. Long, because every change to the store goes
