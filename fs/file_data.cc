@@ -207,8 +207,14 @@ Status FileData::EnsureStaging() {
 
 Status FileData::ReadExtents(const std::vector<Extent>& extents, uint64_t offset,
                              std::span<std::byte> out) const {
-  std::memset(out.data(), 0, out.size());
+  // Extents are sorted and disjoint; only the holes between them (sparse
+  // regions) are zeroed, so each output byte is written once.
   const uint64_t end = offset + out.size();
+  uint64_t filled = offset;
+  auto zero_to = [&](uint64_t to) {
+    if (to > filled) std::memset(out.data() + (filled - offset), 0, to - filled);
+    filled = std::max(filled, to);
+  };
   auto it = std::upper_bound(extents.begin(), extents.end(), offset,
                              [](uint64_t off, const Extent& e) { return off < e.file_off; });
   if (it != extents.begin()) --it;
@@ -216,13 +222,16 @@ Status FileData::ReadExtents(const std::vector<Extent>& extents, uint64_t offset
     const uint64_t a = std::max(offset, it->file_off);
     const uint64_t b = std::min(end, it->file_off + it->len);
     if (a >= b) continue;
+    zero_to(a);
     CKPTFS_ASSIGN_OR_RETURN(ChunkBytes chunk, chunks_->Get(it->chunk));
     const uint64_t src = it->chunk_off + (a - it->file_off);
     if (src + (b - a) > chunk->size())
       return Status::Corruption("extent at offset " + std::to_string(it->file_off) +
                                 " reaches past the end of chunk " + it->chunk.ToHex());
     std::memcpy(out.data() + (a - offset), chunk->data() + src, b - a);
+    filled = std::max(filled, b);
   }
+  zero_to(end);
   return Status::OK();
 }
 

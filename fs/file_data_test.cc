@@ -47,7 +47,7 @@ TEST(FileDataModelTest, RandomOperationsMatchModel) {
       ASSERT_TRUE(flushed.ok()) << flushed.ToString();
     } else {
       uint64_t off = model.empty() ? 0 : rng() % model.size();
-      std::vector<std::byte> buf(1 + rng() % 50000);
+      std::vector<std::byte> buf(1 + rng() % 50000, std::byte{0xAB});  // holes must be zeroed
       auto r = (*fs)->Read(fh, off, buf);
       ASSERT_TRUE(r.ok()) << r.status().ToString();
       size_t expect = off < model.size() ? std::min(buf.size(), model.size() - off) : 0;
@@ -63,7 +63,7 @@ TEST(FileDataModelTest, RandomOperationsMatchModel) {
   ASSERT_TRUE(a.ok());
   ASSERT_EQ(a->size, model.size());
   auto rh = (*fs2)->Open(ino, O_RDONLY);
-  std::vector<std::byte> all(model.size());
+  std::vector<std::byte> all(model.size(), std::byte{0xCD});
   auto r = (*fs2)->Read(*rh, 0, all);
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(all, model);
