@@ -119,11 +119,13 @@ Status DirectWritableFile::WriteOut(bool cut) {
 
 Status DirectWritableFile::Flush() {
   if (!error_.ok()) return error_;
+  if (!fd_.valid()) return Status::InvalidArgument("flush of closed file " + path_);
   return WriteOut(/*cut=*/false);
 }
 
 Status DirectWritableFile::Sync() {
   if (!error_.ok()) return error_;
+  if (!fd_.valid()) return Status::InvalidArgument("sync of closed file " + path_);
   CKPTFS_RETURN_IF_ERROR(WriteOut(/*cut=*/true));
   if (::fdatasync(fd_.get()) != 0) return error_ = Status::FromErrno("fdatasync " + path_, errno);
   return Status::OK();
@@ -138,6 +140,8 @@ Status DirectWritableFile::Close() {
     (void)in_flight_.get();
   }
   if (fd_.reset() != 0 && error_.ok()) error_ = Status::FromErrno("close " + path_, errno);
+  cur_.reset();  // a closed file keeps no buffers (its owner may live on)
+  spare_.reset();
   return error_;
 }
 

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <future>
 #include <cstdio>
 
@@ -70,24 +71,54 @@ Status ChunkStore::RotateLocked() {
     // pack waits for its seal; a failed flush breaks the writer and Seal()
     // reports it.
     (void)active_->Flush();
+    // Each pack being sealed owns its write buffers: with no commit to wait
+    // for the seals (one long write), a disk slower than the writers would
+    // pile up rotated packs in memory. At most kMaxSealing are in flight;
+    // beyond that, rotation waits for the oldest (backpressure).
+    ReapSealedLocked(kMaxSealing - 1);
     std::shared_ptr<PackWriter> full(std::move(active_));
     MetadataStore* meta = meta_;
-    sealing_.push_back(std::async(std::launch::async, [full, meta]() -> Status {
-                         CKPTFS_RETURN_IF_ERROR(full->Seal());
-                         return meta->UpdatePack(
-                             PackInfo{full->pack_id(), full->size(), true, 0, 0});
+    sealing_.push_back(std::async(std::launch::async, [full, meta]() mutable -> Status {
+                         Status st = full->Seal();
+                         if (st.ok())
+                           st = meta->UpdatePack(PackInfo{full->pack_id(), full->size(), true, 0, 0});
+                         full.reset();  // the future outlives the seal: free the buffers now
+                         return st;
                        }).share());
   }
   return OpenNewPackLocked();
 }
 
+void ChunkStore::ReapSealedLocked(size_t keep) {
+  auto reap = [&] {
+    std::erase_if(sealing_, [&](const std::shared_future<Status>& f) {
+      if (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return false;
+      if (Status st = f.get(); !st.ok() && seal_error_.ok()) seal_error_ = st;
+      return true;
+    });
+  };
+  reap();
+  while (sealing_.size() > keep) {
+    sealing_.front().wait();
+    reap();
+  }
+}
+
+size_t ChunkStore::packs_sealing() const {
+  std::lock_guard<std::mutex> l(mu_);
+  return sealing_.size();
+}
+
 Status ChunkStore::WaitSealed() {
   std::vector<std::shared_future<Status>> pending;
+  Status first;
   {
     std::lock_guard<std::mutex> l(mu_);
     pending.swap(sealing_);
+    // A seal that failed while no commit was waiting is reported to the
+    // next one, exactly once, as an unreaped failure would be.
+    std::swap(first, seal_error_);
   }
-  Status first;
   for (auto& f : pending) {
     Status st = f.get();
     if (first.ok() && !st.ok()) first = st;

@@ -93,6 +93,9 @@ class ChunkStore {
   Status Close();
 
   uint64_t pack_bytes_on_disk() const;
+  // Rotated packs whose seal has not been reaped yet; at most kMaxSealing.
+  static constexpr size_t kMaxSealing = 2;
+  size_t packs_sealing() const;
   ChunkStoreStats stats() const;
   const ChunkHasher& hasher() const { return hasher_; }
 
@@ -104,6 +107,9 @@ class ChunkStore {
   Status OpenNewPackLocked();                      // REQUIRES mu_ held
   Status RotateLocked();                           // REQUIRES mu_ held: seal async, open new
   Status WaitSealed();                             // waits for rotated packs to be sealed
+  // REQUIRES mu_ held: drops finished seals (keeping the first error) and
+  // waits until at most `keep` are still in flight.
+  void ReapSealedLocked(size_t keep);
   Result<std::shared_ptr<PackReader>> Reader(uint32_t pack_id);
   Result<ChunkBytes> Load(const ChunkId& id);      // no cache, verifies
   Result<std::optional<ChunkLocation>> Locate(const ChunkId& id);
@@ -122,6 +128,7 @@ class ChunkStore {
   mutable std::mutex mu_;    // guards everything below
   std::unique_ptr<PackWriter> active_;
   std::vector<std::shared_future<Status>> sealing_;  // packs rotated out, being sealed
+  Status seal_error_;  // a failed seal reaped before any commit waited for it
   bool active_dirty_ = false;  // appended since last sync
   uint32_t next_pack_id_ = 1;
   std::unordered_map<ChunkId, ChunkLocation, ChunkIdHash> pending_;  // written, maybe no row yet
