@@ -205,34 +205,60 @@ Status FileData::EnsureStaging() {
   return Status::OK();
 }
 
-Status FileData::ReadExtents(const std::vector<Extent>& extents, uint64_t offset,
-                             std::span<std::byte> out) const {
-  // Extents are sorted and disjoint; only the holes between them (sparse
-  // regions) are zeroed, so each output byte is written once.
-  const uint64_t end = offset + out.size();
-  uint64_t filled = offset;
-  auto zero_to = [&](uint64_t to) {
-    if (to > filled) std::memset(out.data() + (filled - offset), 0, to - filled);
-    filled = std::max(filled, to);
-  };
+namespace {
+
+// Walks [offset, offset+len) over sorted, disjoint extents in order, calling
+// emit(chunk, bytes, n) for chunk bytes and emit(nullptr, nullptr, n) for the
+// holes between extents, so every byte of the range is emitted exactly once.
+template <class Emit>
+Status VisitExtents(ChunkStore* chunks, const std::vector<Extent>& extents, uint64_t offset,
+                    uint64_t len, Emit&& emit) {
+  const uint64_t end = offset + len;
+  uint64_t at = offset;
   auto it = std::upper_bound(extents.begin(), extents.end(), offset,
                              [](uint64_t off, const Extent& e) { return off < e.file_off; });
   if (it != extents.begin()) --it;
   for (; it != extents.end() && it->file_off < end; ++it) {
-    const uint64_t a = std::max(offset, it->file_off);
+    const uint64_t a = std::max(at, it->file_off);
     const uint64_t b = std::min(end, it->file_off + it->len);
     if (a >= b) continue;
-    zero_to(a);
-    CKPTFS_ASSIGN_OR_RETURN(ChunkBytes chunk, chunks_->Get(it->chunk));
+    if (a > at) emit(nullptr, nullptr, a - at);
+    CKPTFS_ASSIGN_OR_RETURN(ChunkBytes chunk, chunks->Get(it->chunk));
     const uint64_t src = it->chunk_off + (a - it->file_off);
     if (src + (b - a) > chunk->size())
       return Status::Corruption("extent at offset " + std::to_string(it->file_off) +
                                 " reaches past the end of chunk " + it->chunk.ToHex());
-    std::memcpy(out.data() + (a - offset), chunk->data() + src, b - a);
-    filled = std::max(filled, b);
+    emit(&chunk, chunk->data() + src, b - a);
+    at = b;
   }
-  zero_to(end);
+  if (end > at) emit(nullptr, nullptr, end - at);
   return Status::OK();
+}
+
+}  // namespace
+
+Status FileData::ReadExtents(const std::vector<Extent>& extents, uint64_t offset,
+                             std::span<std::byte> out) const {
+  std::byte* dst = out.data();
+  return VisitExtents(chunks_, extents, offset, out.size(),
+                      [&](const ChunkBytes*, const std::byte* p, size_t n) {
+                        if (p) std::memcpy(dst, p, n);
+                        else std::memset(dst, 0, n);
+                        dst += n;
+                      });
+}
+
+Result<size_t> FileData::PinClean(uint64_t offset, size_t len, ReadView* view) const {
+  view->Clear();
+  if (offset >= size_) return size_t{0};
+  const size_t n = static_cast<size_t>(std::min<uint64_t>(len, size_ - offset));
+  CKPTFS_RETURN_IF_ERROR(VisitExtents(chunks_, extents_, offset, n,
+                                      [&](const ChunkBytes* c, const std::byte* p, size_t k) {
+                                        if (c && (view->pins.empty() || view->pins.back() != *c))
+                                          view->pins.push_back(*c);
+                                        view->Add(p, k);
+                                      }));
+  return n;
 }
 
 Result<size_t> FileData::ReadClean(uint64_t offset, std::span<std::byte> out) const {

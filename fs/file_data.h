@@ -34,6 +34,7 @@
 #include "codec/chunker.h"
 #include "fs/chunk_store.h"
 #include "fs/metadata.h"
+#include "fs/read_view.h"
 
 namespace ckptfs {
 
@@ -58,6 +59,9 @@ class FileData {
   Status Write(uint64_t offset, ByteSpan data);
   Result<size_t> Read(uint64_t offset, std::span<std::byte> out);
   Result<size_t> ReadClean(uint64_t offset, std::span<std::byte> out) const;
+  // ReadClean without the copy: `view` gets pieces of the cached chunks
+  // (and holes) covering the bytes read. REQUIRES: clean().
+  Result<size_t> PinClean(uint64_t offset, size_t len, ReadView* view) const;
   Status Truncate(uint64_t size);
   // Replaces [off, off+len) with `src` (already shifted to this file's
   // offsets, covering at most that range) - used by copy_file_range.

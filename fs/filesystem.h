@@ -30,6 +30,7 @@
 #include "base/env.h"
 #include "base/status.h"
 #include "fs/metadata.h"
+#include "fs/read_view.h"
 #include "fs/store_config.h"
 
 namespace ckptfs {
@@ -118,6 +119,10 @@ class Filesystem {
   virtual Result<FileHandle> Open(Ino ino, int flags) = 0;
   // Short only at EOF.
   virtual Result<size_t> Read(FileHandle fh, uint64_t offset, std::span<std::byte> out) = 0;
+  // Read without copying committed bytes: `view` points into cached chunks
+  // and holds them until the caller clears or reuses it. Short only at EOF.
+  virtual Result<size_t> ReadPinned(FileHandle fh, uint64_t offset, size_t len,
+                                    ReadView* view) = 0;
   // Writes all of `data` at `offset` (or at EOF for O_APPEND handles).
   virtual Result<size_t> Write(FileHandle fh, uint64_t offset, ByteSpan data) = 0;
   virtual Status Flush(FileHandle fh) = 0;

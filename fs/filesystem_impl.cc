@@ -470,6 +470,16 @@ Result<FileHandle> FilesystemImpl::Open(Ino ino, int flags) {
   return fh;
 }
 
+void FilesystemImpl::ReadAhead(const Handle& h, const OpenInode& node, uint64_t offset,
+                               size_t n) {
+  // Sequential readers: warm the next chunks in the cache while the kernel
+  // copies this piece out. REQUIRES: node.mu held shared, node clean.
+  if (!options_.readahead_chunks || offset != h.next_offset.load(std::memory_order_relaxed))
+    return;
+  const uint64_t ahead = uint64_t{options_.readahead_chunks} * config_.chunker.avg_size;
+  for (const ChunkId& id : node.data->ChunksIn(offset + n, ahead)) chunks_->Prefetch(id);
+}
+
 Result<size_t> FilesystemImpl::Read(FileHandle fh, uint64_t offset, std::span<std::byte> out) {
   CKPTFS_ASSIGN_OR_RETURN(Handle * h, GetHandle(fh));
   OpenInode& node = *h->node;
@@ -478,13 +488,7 @@ Result<size_t> FilesystemImpl::Read(FileHandle fh, uint64_t offset, std::span<st
     std::shared_lock<std::shared_mutex> l(node.mu);
     if (node.data->clean()) {
       r = node.data->ReadClean(offset, out);
-      // Readahead for sequential readers: warm the next chunks in the cache
-      // while the kernel copies this piece out.
-      if (r.ok() && options_.readahead_chunks &&
-          offset == h->next_offset.load(std::memory_order_relaxed)) {
-        uint64_t ahead = uint64_t{options_.readahead_chunks} * config_.chunker.avg_size;
-        for (const ChunkId& id : node.data->ChunksIn(offset + *r, ahead)) chunks_->Prefetch(id);
-      }
+      if (r.ok()) ReadAhead(*h, node, offset, *r);
     } else {
       l.unlock();
       std::unique_lock<std::shared_mutex> w(node.mu);
@@ -492,6 +496,35 @@ Result<size_t> FilesystemImpl::Read(FileHandle fh, uint64_t offset, std::span<st
     }
   }
   if (!r.ok()) return ReportCorruption(node.ino, r.status());
+  h->next_offset.store(offset + *r, std::memory_order_relaxed);
+  return r;
+}
+
+Result<size_t> FilesystemImpl::ReadPinned(FileHandle fh, uint64_t offset, size_t len,
+                                          ReadView* view) {
+  CKPTFS_ASSIGN_OR_RETURN(Handle * h, GetHandle(fh));
+  OpenInode& node = *h->node;
+  Result<size_t> r = size_t{0};
+  {
+    std::shared_lock<std::shared_mutex> l(node.mu);
+    if (node.data->clean()) {
+      r = node.data->PinClean(offset, len, view);
+      if (r.ok()) ReadAhead(*h, node, offset, *r);
+    } else {
+      // Uncommitted bytes live in segments and the overlay, which later
+      // writes change: copy them out under the exclusive lock.
+      l.unlock();
+      std::unique_lock<std::shared_mutex> w(node.mu);
+      view->Clear();
+      if (view->scratch.size() < len) view->scratch.resize(len);
+      r = node.data->Read(offset, std::span(view->scratch.data(), len));
+      if (r.ok()) view->Add(view->scratch.data(), *r);
+    }
+  }
+  if (!r.ok()) {
+    view->Clear();
+    return ReportCorruption(node.ino, r.status());
+  }
   h->next_offset.store(offset + *r, std::memory_order_relaxed);
   return r;
 }

@@ -55,6 +55,7 @@ class FilesystemImpl final : public Filesystem {
                                                   uint32_t gid) override;
   Result<FileHandle> Open(Ino ino, int flags) override;
   Result<size_t> Read(FileHandle fh, uint64_t offset, std::span<std::byte> out) override;
+  Result<size_t> ReadPinned(FileHandle fh, uint64_t offset, size_t len, ReadView* view) override;
   Result<size_t> Write(FileHandle fh, uint64_t offset, ByteSpan data) override;
   Status Flush(FileHandle fh) override;
   Status Fsync(FileHandle fh, bool datasync) override;
@@ -105,6 +106,7 @@ class FilesystemImpl final : public Filesystem {
   void Overlay(InodeAttr* attr);   // sizes of open, dirty files
   Status CheckWritable() const;
   Status ReportCorruption(Ino ino, const Status& st);
+  void ReadAhead(const Handle& h, const OpenInode& node, uint64_t offset, size_t n);
   // Deletes need a little space (a metadata transaction) even when the disk
   // is full: on ENOSPC they free the reserve file and retry once.
   Status WithReserve(const std::function<Status()>& op);

@@ -314,13 +314,44 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (fuse_reply_open(req, fi) == -ENOENT) (void)ad.fs->Release(fi->fh);
 }
 
+// Below IOV_MAX (1024) with room for the reply header libfuse prepends.
+constexpr size_t kMaxReplyIov = 512;
+
 void OpRead(fuse_req_t req, fuse_ino_t, size_t size, off_t off, fuse_file_info* fi) {
-  // One buffer per worker thread, grown to the largest request seen (1 MiB).
-  thread_local std::vector<std::byte> buf;
-  if (buf.size() < size) buf.resize(size);
-  auto r = Fs(req).Read(fi->fh, static_cast<uint64_t>(off), std::span(buf.data(), size));
+  // The reply is gathered straight from the cached chunks (one copy, by the
+  // kernel, into the reader's pages); holes point at a shared zero block.
+  // One view and iovec array per worker thread keep their capacity.
+  static const std::vector<std::byte> zeros(256 << 10);
+  thread_local ReadView view;
+  thread_local std::vector<iovec> iov;
+  auto r = Fs(req).ReadPinned(fi->fh, static_cast<uint64_t>(off), size, &view);
   if (!r.ok()) return ReplyErrno(req, r.status());
-  fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), *r);
+  iov.clear();
+  for (const ReadView::Piece& p : view.pieces) {
+    if (p.data) {
+      iov.push_back({const_cast<std::byte*>(p.data), p.len});
+      continue;
+    }
+    for (size_t left = p.len; left > 0;) {
+      const size_t k = std::min(left, zeros.size());
+      iov.push_back({const_cast<std::byte*>(zeros.data()), k});
+      left -= k;
+    }
+  }
+  if (iov.size() > kMaxReplyIov) {
+    // A read over many tiny extents: gather into one buffer rather than
+    // pass the kernel more segments than writev takes.
+    thread_local std::vector<std::byte> buf;
+    if (buf.size() < *r) buf.resize(*r);
+    size_t at = 0;
+    for (const iovec& v : iov) {
+      std::memcpy(buf.data() + at, v.iov_base, v.iov_len);
+      at += v.iov_len;
+    }
+    iov.assign(1, iovec{buf.data(), at});
+  }
+  fuse_reply_iov(req, iov.data(), static_cast<int>(iov.size()));
+  view.Clear();  // drops the pins: evicted chunks are freed now, not at the next read
 }
 
 void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_file_info* fi) {
