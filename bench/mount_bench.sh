@@ -15,15 +15,15 @@
 #          [--no-settings] [--no-memory]
 # LIST is comma-separated; each item is a ckptfs -o string with '+' for ','
 # ("default" = no -o), "dd1M" = default options written with dd bs=1M conv=fsync,
-# "ra1024" = default options with the mount's kernel readahead raised from 128 to
-# 1024 KiB (/sys/class/bdi/MAJ:MIN/read_ahead_kb; not a ckptfs option).
+# "ra128" = default options with the mount's kernel readahead put back from the
+# 1024 KiB the daemon sets to the kernel's 128 KiB (/sys/class/bdi/MAJ:MIN/read_ahead_kb).
 # Writes RESULTS/mount.json, RESULTS/settings.json, RESULTS/memory.json.
 # Needs root (drop_caches). Unmounts everything it mounted on exit.
 set -euo pipefail
 PY=/usr/bin/python3; [[ -x $PY ]] || PY=python3  # Debian's python (apt numpy/matplotlib), not a pyenv shim
 here="$(cd "$(dirname "$0")" && pwd)"
 build="" work="" results="" size_mib=2048 runs=3 big_mib=10240 settings_runs=""
-settings="default,writeback_cache,splice,writeback_cache+splice,dd1M,ra1024"
+settings="default,writeback_cache,splice,writeback_cache+splice,dd1M,ra128"
 do_settings=1 do_memory=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -157,12 +157,12 @@ if [[ $do_settings -eq 1 ]]; then
     for s in "${SETS[@]}"; do
       opts="${s//+/,}"; writer=do_write
       [[ "$s" == default ]] && opts=""
-      [[ "$s" == dd1M || "$s" == ra1024 ]] && opts=""
+      [[ "$s" == dd1M || "$s" == ra128 ]] && opts=""
       [[ "$s" == dd1M ]] && writer=do_write_dd
       ck_fresh "$opts"; sync
       ck_pid; timed $writer "$CKMNT"; sample settings "$s" write
       ck_umount; ck_mount "$opts"
-      [[ "$s" == ra1024 ]] && echo 1024 > "/sys/class/bdi/$(mountpoint -d "$CKMNT")/read_ahead_kb"
+      [[ "$s" == ra128 ]] && echo 128 > "/sys/class/bdi/$(mountpoint -d "$CKMNT")/read_ahead_kb"
       drop
       ck_pid; timed do_read "$CKMNT"; sample settings "$s" cold
       timed do_read "$CKMNT"; sample settings "$s" warm
