@@ -24,9 +24,16 @@ ChunkStore::ChunkStore(Env* env, std::string dir, MetadataStore* meta, const Sto
       pool_(pool),
       hasher_(std::move(hasher)),
       compressor_(config.compression),
-      cache_(options.cache_bytes) {}
+      cache_(options.cache_bytes) {
+  if (options.prefetch_threads > 0)
+    prefetch_pool_ = std::make_unique<ThreadPool>(options.prefetch_threads);
+}
 
-ChunkStore::~ChunkStore() { (void)Close(); }
+ChunkStore::~ChunkStore() {
+  closing_ = true;
+  prefetch_pool_.reset();
+  (void)Close();
+}
 
 uint64_t ChunkStore::FileSizeOrZero(const std::string& path) const {
   auto sz = env_->GetFileSize(path);
@@ -330,7 +337,11 @@ void ChunkStore::Prefetch(const ChunkId& id) {
     std::lock_guard<std::mutex> l(mu_);
     if (inflight_.count(id)) return;
   }
-  pool_->Submit([this, id] { (void)Get(id); });
+  auto load = [this, id] {
+    if (!closing_.load(std::memory_order_relaxed)) (void)Get(id);
+  };
+  if (prefetch_pool_) prefetch_pool_->Submit(std::move(load));
+  else pool_->Submit(std::move(load));
 }
 
 Status ChunkStore::VerifyAll(const std::function<void(uint64_t, uint64_t)>& progress,
@@ -492,6 +503,7 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
 }
 
 Status ChunkStore::Close() {
+  closing_ = true;  // readahead after close would only reopen packs
   Status sealed = WaitSealed();
   std::lock_guard<std::mutex> l(mu_);
   if (!sealed.ok()) return sealed;

@@ -39,7 +39,12 @@ struct StoreOptions {
   Env* env = nullptr;                  // nullptr: Env::Default()
   uint64_t cache_bytes = 128ull << 20;  // decompressed chunk cache
   unsigned workers = 0;                 // hash/compress threads; 0: hardware concurrency
-  uint32_t readahead_chunks = 4;
+  // Chunks loaded ahead of a sequential reader (~4 MiB at the default
+  // chunk size): enough to keep the prefetch threads' direct reads in
+  // flight while the kernel copies the current piece (bench: cold read of
+  // 2 GiB, median of 5, 2.65 s at 4 on the shared pool, 2.20 s at 16 on 4
+  // prefetch threads).
+  uint32_t readahead_chunks = 16;
   bool read_only = false;
   // Background gc: once files holding about this many stored bytes have been
   // deleted (or a write hit ENOSPC), a gc runs on its own thread. 0: never
