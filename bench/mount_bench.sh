@@ -116,7 +116,9 @@ fi
 BYTES=$(stat -c %s "$DATA")
 : > "$SAMPLES"
 mkdir -p "$CKMNT" "$DISK" "$PTSRC" "$PTMNT"
-cat "$DATA" > /dev/null  # the source is read from the page cache by every writer
+# Every writer reads the source from the page cache: the cold reads drop it,
+# so it is re-read (untimed) before each timed write.
+warm_source() { cat "$DATA" > /dev/null; }
 
 # ------------------------------------------------------------------ peers
 for r in $(seq "$runs"); do
@@ -126,7 +128,7 @@ for r in $(seq "$runs"); do
       passthrough_ll) pt_umount; rm -f "$PTSRC"/*; pt_mount; dir="$PTMNT"; pt_pid ;;
       ckptfs) ck_fresh; dir="$CKMNT"; ck_pid ;;
     esac
-    sync
+    warm_source; sync
     timed do_write "$dir"; sample peers "$peer" write
     case "$peer" in
       passthrough_ll) pt_umount; pt_mount; pt_pid ;;
@@ -159,7 +161,7 @@ if [[ $do_settings -eq 1 ]]; then
       [[ "$s" == default ]] && opts=""
       [[ "$s" == dd1M || "$s" == ra128 ]] && opts=""
       [[ "$s" == dd1M ]] && writer=do_write_dd
-      ck_fresh "$opts"; sync
+      ck_fresh "$opts"; warm_source; sync
       ck_pid; timed $writer "$CKMNT"; sample settings "$s" write
       ck_umount; ck_mount "$opts"
       [[ "$s" == ra128 ]] && echo 128 > "/sys/class/bdi/$(mountpoint -d "$CKMNT")/read_ahead_kb"
