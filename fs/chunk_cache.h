@@ -11,11 +11,13 @@
 #include <unordered_map>
 #include <vector>
 
+#include "codec/byte_buffer.h"
 #include "codec/chunk_id.h"
 
 namespace ckptfs {
 
-using ChunkBytes = std::shared_ptr<const std::vector<std::byte>>;
+// ByteBuffer: a chunk is decompressed into it, so it is not zeroed first.
+using ChunkBytes = std::shared_ptr<const ByteBuffer>;
 
 class ChunkCache {
  public:

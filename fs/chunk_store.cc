@@ -289,7 +289,7 @@ Result<ChunkBytes> ChunkStore::Load(const ChunkId& id) {
       return Status::Corruption("chunk " + id.ToHex() + ": " + st.message());
     return st;
   }
-  auto raw = std::make_shared<std::vector<std::byte>>(loc->raw_len);
+  auto raw = std::make_shared<ByteBuffer>(loc->raw_len);
   Status st = Compressor::Decompress(loc->codec, *payload, *raw);
   if (!st.ok())
     return Status::Corruption("chunk " + id.ToHex() + " in " + reader->path() + ": " + st.message());
