@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <memory>
+#include <optional>
 
 #include <spdlog/spdlog.h>
 
@@ -32,6 +34,33 @@ struct MountArgs {
   std::vector<std::string> options;
   bool foreground = false, debug = false;
 };
+
+// Whether `inner` is `outer` or lies below it, by path components of the
+// canonical paths (so /a/bc is not inside /a/b).
+bool IsWithin(const std::filesystem::path& inner, const std::filesystem::path& outer) {
+  auto i = inner.begin();
+  for (auto o = outer.begin(); o != outer.end(); ++o, ++i) {
+    if (o->empty()) continue;  // a trailing separator
+    if (i == inner.end() || *i != *o) return false;
+  }
+  return true;
+}
+
+std::optional<Status> StoreMountOverlap(const std::string& store, const std::string& mountpoint) {
+  std::error_code e1, e2;
+  const auto s = std::filesystem::canonical(store, e1);
+  const auto m = std::filesystem::canonical(mountpoint, e2);
+  if (e1 || e2) return std::nullopt;  // the existence checks report these
+  if (IsWithin(m, s))
+    return Status::InvalidArgument("mountpoint " + mountpoint + " is " +
+                                   (s == m ? "the store itself" : "inside the store " + store) +
+                                   "; mount the store on a directory outside it");
+  if (IsWithin(s, m))
+    return Status::InvalidArgument("store " + store + " is inside mountpoint " + mountpoint +
+                                   ": the mount would hide it from its own daemon; "
+                                   "mount it on a directory outside the store's path");
+  return std::nullopt;
+}
 
 // Everything that can be checked before forking, so the common mistakes
 // give a plain message from the command itself.
@@ -65,6 +94,10 @@ Status CheckMountInputs(const MountOptions& o) {
   if (!S_ISDIR(st.st_mode)) {
     return Status::InvalidArgument("mountpoint " + o.mountpoint + " is not a directory");
   }
+  // The daemon reads and writes the store through the VFS: a mount over
+  // the store, inside it or above it would route the daemon's own I/O back
+  // into itself and deadlock on the first write.
+  if (auto overlap = StoreMountOverlap(o.store, o.mountpoint)) return *overlap;
   if (auto m = FindMountAt(o.mountpoint)) {
     return Status::Busy("mountpoint " + o.mountpoint + " already has a ckptfs mount (of store " +
                         m->source + ")");

@@ -31,6 +31,20 @@ is_mounted "$MNT" && fail "a failed mount left a mount behind"
 [ "$(ls -A "$WORK/notastore")" = file ] || fail "a failed mount left files in the directory: $(ls -A "$WORK/notastore")"
 [ "$(stat -c %a "$STORE/ckptfs.json")" = 600 ] || fail "ckptfs.json (it holds the hash secret) is not 0600"
 
+log "a mountpoint that is the store, inside it, or above it is refused (the daemon would deadlock on itself)"
+expect_fail 1 "the store itself" "$C" mount "$STORE" "$STORE"
+expect_fail 1 "inside the store" "$C" mount "$STORE" "$STORE/packs"
+mkdir -p "$WORK/outer"
+init_store "$WORK/outer/st"
+expect_fail 1 "inside mountpoint" "$C" mount "$WORK/outer/st" "$WORK/outer"
+expect_fail 1 "inside mountpoint" "$C" mount "$WORK/outer/st" "$WORK/outer/../outer/"
+is_mounted "$STORE" || is_mounted "$STORE/packs" || is_mounted "$WORK/outer" &&
+  fail "an overlapping mount was left behind"
+init_store "$WORK/outer/s"
+mkdir -p "$WORK/outer/s2"
+"$C" mount "$WORK/outer/s" "$WORK/outer/s2" || fail "mount on a sibling named like the store was refused"
+"$C" umount "$WORK/outer/s2"
+
 log "store locked by another process"
 (exec 9>"$STORE/lock" && flock -n 9 && sleep 30) &
 locker=$!
