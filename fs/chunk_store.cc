@@ -277,7 +277,16 @@ Result<ChunkBytes> ChunkStore::Load(const ChunkId& id) {
     std::lock_guard<std::mutex> l(mu_);
     if (active_ && active_->pack_id() == loc->pack_id) CKPTFS_RETURN_IF_ERROR(active_->Flush());
   }
-  CKPTFS_ASSIGN_OR_RETURN(auto reader, Reader(loc->pack_id));
+  auto opened = Reader(loc->pack_id);
+  if (!opened.ok()) {
+    // The index names this pack, so a pack that is missing or unreadable is
+    // damage to the store (EIO to the reader), not a missing file (ENOENT).
+    const Status& st = opened.status();
+    if (st.IsNotFound() || st.code() == Code::kIOError || st.IsCorruption())
+      return Status::Corruption("chunk " + id.ToHex() + ": " + st.message());
+    return st;
+  }
+  const std::shared_ptr<PackReader>& reader = *opened;
   PackEntry e{loc->id, loc->offset, loc->raw_len, loc->stored_len, loc->codec};
   // The record is needed only until it is decompressed: per-thread scratch,
   // read straight from the disk (direct I/O), no page-cache copy.

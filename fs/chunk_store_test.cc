@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "base/thread_pool.h"
@@ -70,6 +72,24 @@ TEST_F(ChunkStoreTest, SealBacklogStaysBoundedWithoutSync) {
   ASSERT_TRUE(cs->SyncData().ok());
   EXPECT_EQ(cs->packs_sealing(), 0u);
   ASSERT_TRUE(cs->Close().ok());
+}
+
+// A pack the index names but that is gone (or unreadable) is corruption:
+// the reader gets EIO, not ENOENT for a file that `ls` lists.
+TEST_F(ChunkStoreTest, MissingPackIsCorruptionNamingThePack) {
+  auto cs = Open();
+  ASSERT_NE(cs, nullptr);
+  auto put = cs->Put(testing::RandomBytes(50 << 10, 7));
+  ASSERT_TRUE(put.ok());
+  ASSERT_TRUE(cs->Close().ok());
+  auto packs = Env::Default()->GetChildren(dir_ + "/packs");
+  ASSERT_TRUE(packs.ok());
+  ASSERT_FALSE(packs->empty());
+  for (const auto& p : *packs) ASSERT_EQ(::unlink((dir_ + "/packs/" + p).c_str()), 0);
+  auto got = cs->Get(put->location.id);
+  ASSERT_FALSE(got.ok());
+  EXPECT_TRUE(got.status().IsCorruption()) << got.status().ToString();
+  EXPECT_NE(got.status().message().find(".pack"), std::string::npos) << got.status().ToString();
 }
 
 }  // namespace
