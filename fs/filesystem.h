@@ -35,6 +35,13 @@
 
 namespace ckptfs {
 
+// Largest file size (8 TiB): writes, truncates and copy_file_range past it
+// fail with EFBIG, so a sparse file cannot reach sizes that overflow offset
+// arithmetic or the store's byte totals. Random writes are staged at their
+// file offset in a sparse spill file, so the limit stays below ext4's
+// 16 TiB file size: a write the limit admits must not fail in staging.
+inline constexpr uint64_t kMaxFileSize = uint64_t{1} << 43;
+
 struct StoreOptions {
   Env* env = nullptr;                  // nullptr: Env::Default()
   uint64_t cache_bytes = 128ull << 20;  // decompressed chunk cache

@@ -193,6 +193,7 @@ Result<InodeAttr> FilesystemImpl::SetAttr(Ino ino, const InodeAttr& values, uint
     CKPTFS_RETURN_IF_ERROR(Commit(*node));
   }
   if (mask & kSetSize) {
+    if (values.size > kMaxFileSize) return Status::Errno(EFBIG, "file too large");
     CKPTFS_ASSIGN_OR_RETURN(InodeAttr cur, meta_->GetAttr(ino));
     if (S_ISDIR(cur.mode)) return Status::Errno(EISDIR, "truncate of a directory");
     if (!S_ISREG(cur.mode)) return Status::Errno(EINVAL, "truncate of a special file");
@@ -535,7 +536,8 @@ Result<size_t> FilesystemImpl::Write(FileHandle fh, uint64_t offset, ByteSpan da
   OpenInode& node = *h->node;
   std::unique_lock<std::shared_mutex> l(node.mu);
   if (h->flags & O_APPEND) offset = node.data->size();
-  if (offset + data.size() > (uint64_t{1} << 50)) return Status::Errno(EFBIG, "file too large");
+  if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset)
+    return Status::Errno(EFBIG, "file too large");
   Status st = node.data->Write(offset, data);
   if (!st.ok()) {
     if (st.err() == ENOSPC) NoteGarbage(0);
@@ -585,6 +587,8 @@ Result<size_t> FilesystemImpl::CopyFileRange(FileHandle in, uint64_t off_in, Fil
   CKPTFS_ASSIGN_OR_RETURN(Handle * ho, GetHandle(out));
   if (!IsWrite(ho->flags)) return Status::Errno(EBADF, "destination not open for writing");
   if (hi->node == ho->node) return Status::Errno(EINVAL, "copy_file_range within one file");
+  if (off_out > kMaxFileSize || len > kMaxFileSize - off_out)
+    return Status::Errno(EFBIG, "file too large");
   std::vector<Extent> slice;
   std::vector<ChunkId> held;
   uint64_t n = 0;

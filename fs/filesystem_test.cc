@@ -157,6 +157,28 @@ TEST_F(FilesystemTest, AppendHandlesWriteAtEnd) {
   EXPECT_EQ(std::count(s.begin(), s.end(), '\n'), 50);
 }
 
+// Every way to grow a file has the same size limit (EFBIG), so a truncate
+// cannot make a file that a write at the same offset would refuse.
+TEST_F(FilesystemTest, SizeLimitIsTheSameForTruncateAndWrite) {
+  Ino ino = MakeFile(kRootIno, "big", RandomBytes(10, 1));
+  InodeAttr v;
+  v.size = kMaxFileSize;
+  ASSERT_TRUE(fs_->SetAttr(ino, v, kSetSize, std::nullopt).ok());
+  v.size = kMaxFileSize + 1;
+  EXPECT_EQ(fs_->SetAttr(ino, v, kSetSize, std::nullopt).status().err(), EFBIG);
+  v.size = ~uint64_t{0} >> 1;
+  EXPECT_EQ(fs_->SetAttr(ino, v, kSetSize, std::nullopt).status().err(), EFBIG);
+  auto fh = fs_->Open(ino, O_WRONLY);
+  ASSERT_TRUE(fh.ok());
+  EXPECT_EQ(fs_->Write(*fh, kMaxFileSize - 1, AsBytes("xy")).status().err(), EFBIG);
+  {
+    auto w = fs_->Write(*fh, kMaxFileSize - 2, AsBytes("xy"));
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+  }
+  ASSERT_TRUE(fs_->Release(*fh).ok());
+  EXPECT_EQ(fs_->GetAttr(ino)->size, kMaxFileSize);
+}
+
 TEST_F(FilesystemTest, TruncateShrinkGrowAndOTrunc) {
   auto data = RandomBytes(500000, 5);
   Ino ino = MakeFile(kRootIno, "t", data);

@@ -423,7 +423,10 @@ Result<StoreStats> SqliteMetadataStore::Stats() {
     // Counts every inode row, including unlinked-but-open ones (nlink 0):
     // their extents still hold data, so the byte totals stay consistent.
     Query types = c.Prepare(
-        "SELECT mode & 61440, count(*), COALESCE(SUM(size), 0) FROM inodes GROUP BY 1");
+        // TOTAL, not SUM: sparse files can sum past 2^63, where SUM fails
+        // with an overflow; TOTAL is exact below 2^53 and the cast
+        // saturates above 2^63.
+        "SELECT mode & 61440, count(*), CAST(TOTAL(size) AS INTEGER) FROM inodes GROUP BY 1");
     for (;;) {
       CKPTFS_ASSIGN_OR_RETURN(bool row, types.Step());
       if (!row) break;
@@ -437,7 +440,7 @@ Result<StoreStats> SqliteMetadataStore::Stats() {
         s.symlinks = types.U64(1);
       }
     }
-    Query ext = c.Prepare("SELECT count(*), COALESCE(SUM(len), 0) FROM extents");
+    Query ext = c.Prepare("SELECT count(*), CAST(TOTAL(len) AS INTEGER) FROM extents");
     CKPTFS_ASSIGN_OR_RETURN(bool row, ext.Step());
     if (row) s.extents = ext.U64(0), s.referenced_raw_bytes = ext.U64(1);
     Query chunks = c.Prepare(
