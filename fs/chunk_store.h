@@ -87,6 +87,9 @@ class ChunkStore {
   Status VerifyAll(const std::function<void(uint64_t, uint64_t)>& progress,
                    std::vector<std::pair<ChunkId, std::string>>* bad, uint64_t* checked,
                    uint64_t* bytes);
+  // fsck: every sealed pack's footer reads back (magic, CRC) and lists the
+  // chunks the index places in that pack.
+  Status VerifyPackFooters(std::vector<std::string>* problems);
   // gc: deletes unreferenced, unheld chunk rows, rewrites sealed packs whose
   // live ratio is below `min_live_ratio`, deletes packs with no rows.
   struct GcResult {

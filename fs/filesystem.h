@@ -74,9 +74,14 @@ using FileHandle = uint64_t;
 struct FsckReport {
   uint64_t chunks_checked = 0;
   uint64_t bytes_checked = 0;
-  std::vector<std::string> errors;          // one line per bad chunk/record
+  uint64_t bad_chunks = 0;       // chunks that failed verification
+  uint64_t store_problems = 0;   // metadata database and pack footer problems
+  // Descriptions: store problems first, then bad chunks; at most a screenful
+  // of each (errors_omitted counts the rest).
+  std::vector<std::string> errors;
+  uint64_t errors_omitted = 0;
   std::vector<std::string> affected_files;  // paths, sorted, unique
-  bool ok() const { return errors.empty(); }
+  bool ok() const { return bad_chunks == 0 && store_problems == 0; }
 };
 
 struct GcReport {

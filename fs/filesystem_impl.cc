@@ -659,19 +659,30 @@ Result<StoreStats> FilesystemImpl::Stats() {
 Result<FsckReport> FilesystemImpl::Fsck(const ProgressFn& progress) {
   CKPTFS_RETURN_IF_ERROR(SyncAll());
   FsckReport rep;
+  // One damaged pack header fails every chunk in it: list a screenful of
+  // each kind of problem, count the rest (the affected files are all named).
+  constexpr size_t kMaxListed = 20;
+  auto add = [&](std::string msg) {
+    if (rep.errors.size() < kMaxListed) rep.errors.push_back(std::move(msg));
+    else ++rep.errors_omitted;
+  };
+  // The database first: chunk verification walks its index.
+  CKPTFS_ASSIGN_OR_RETURN(auto db, meta_->CheckIntegrity(kMaxListed));
+  std::vector<std::string> store;
+  store.insert(store.end(), db.begin(), db.end());
+  CKPTFS_RETURN_IF_ERROR(chunks_->VerifyPackFooters(&store));
+  rep.store_problems = store.size();
+  for (auto& m : store) add(std::move(m));
   std::vector<std::pair<ChunkId, std::string>> bad;
   CKPTFS_RETURN_IF_ERROR(chunks_->VerifyAll(progress, &bad, &rep.chunks_checked, &rep.bytes_checked));
+  rep.bad_chunks = bad.size();
   std::vector<ChunkId> ids;
-  // One damaged pack header fails every chunk in it: list a screenful of
-  // them, count the rest (the affected files are all named below).
-  constexpr size_t kMaxListed = 20;
+  const size_t listed_before = rep.errors.size();
   for (auto& [id, msg] : bad) {
-    if (rep.errors.size() < kMaxListed) rep.errors.push_back(msg);
+    if (rep.errors.size() < listed_before + kMaxListed) rep.errors.push_back(msg);
+    else ++rep.errors_omitted;
     ids.push_back(id);
   }
-  if (bad.size() > kMaxListed)
-    rep.errors.push_back("... and " + std::to_string(bad.size() - kMaxListed) +
-                         " more bad chunks");
   if (!ids.empty()) {
     CKPTFS_ASSIGN_OR_RETURN(auto files, meta_->FilesReferencing(ids));
     std::set<std::string> paths;

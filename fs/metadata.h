@@ -189,6 +189,9 @@ class MetadataStore {
 
   // --- stats ---
   virtual Result<StoreStats> Stats() = 0;
+  // fsck: the database's own consistency (b-trees, indexes, constraints).
+  // Returns up to `max_problems` descriptions; empty when sound.
+  virtual Result<std::vector<std::string>> CheckIntegrity(size_t max_problems) = 0;
 
   // Makes every committed transaction durable (WAL fsync); used by fsync().
   virtual Status Sync() = 0;

@@ -417,6 +417,27 @@ Status SqliteMetadataStore::RemoveXattr(Ino ino, std::string_view name) {
 
 // ---- stats and durability ----
 
+Result<std::vector<std::string>> SqliteMetadataStore::CheckIntegrity(size_t max_problems) {
+  std::vector<std::string> problems;
+  Status st = Read("CheckIntegrity", [&](Conn& c) -> Status {
+    // A literal: prepared statements are cached by their SQL's address.
+    Query q = c.Prepare("PRAGMA integrity_check(100)");
+    for (;;) {
+      CKPTFS_ASSIGN_OR_RETURN(bool row, q.Step());
+      if (!row) break;
+      std::string line = q.Blob(0);
+      if (line != "ok" && problems.size() < max_problems) problems.push_back(label_ + ": " + line);
+    }
+    return Status::OK();
+  });
+  // A database too damaged to run the check is itself the finding.
+  if (!st.ok()) {
+    if (!st.IsCorruption()) return st;
+    problems.push_back(st.ToString());
+  }
+  return problems;
+}
+
 Result<StoreStats> SqliteMetadataStore::Stats() {
   StoreStats s;
   CKPTFS_RETURN_IF_ERROR(Read("Stats", [&](Conn& c) -> Status {

@@ -83,6 +83,7 @@ class SqliteMetadataStore final : public MetadataStore {
   Status RemoveXattr(Ino ino, std::string_view name) override;
 
   Result<StoreStats> Stats() override;
+  Result<std::vector<std::string>> CheckIntegrity(size_t max_problems) override;
   Status Sync() override;
 
  private:

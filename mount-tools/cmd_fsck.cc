@@ -37,12 +37,18 @@ Runner AddFsck(CLI::App& app) {
     for (const auto& e : j.value("errors", nlohmann::json::array())) {
       std::printf("  %s\n", e.get<std::string>().c_str());
     }
+    if (const uint64_t more = j.value("errors_omitted", uint64_t{0}))
+      std::printf("  ... and %llu more\n", static_cast<unsigned long long>(more));
     std::printf("affected files:\n");
     for (const auto& f : j.value("affected_files", nlohmann::json::array())) {
       std::printf("  %s\n", f.get<std::string>().c_str());
     }
-    PrintError(*target + ": fsck found " +
-               std::to_string(j.value("errors", nlohmann::json::array()).size()) + " error(s)");
+    const uint64_t bad = j.value("bad_chunks", uint64_t{0});
+    const uint64_t store = j.value("store_problems", uint64_t{0});
+    std::string what = std::to_string(bad) + " bad chunk(s) of " +
+                       std::to_string(j.value("chunks_checked", uint64_t{0}));
+    if (store) what += ", " + std::to_string(store) + " metadata/pack problem(s)";
+    PrintError(*target + ": fsck found " + what);
     return kExitError;
   };
 }

@@ -179,7 +179,10 @@ json FsckToJson(const FsckReport& r) {
   return {{"clean", r.ok()},
           {"chunks_checked", r.chunks_checked},
           {"bytes_checked", r.bytes_checked},
+          {"bad_chunks", r.bad_chunks},
+          {"store_problems", r.store_problems},
           {"errors", r.errors},
+          {"errors_omitted", r.errors_omitted},
           {"affected_files", r.affected_files}};
 }
 
