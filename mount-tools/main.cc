@@ -46,8 +46,11 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    int rc = app.exit(e);  // prints help/version to stdout, errors to stderr
-    return rc == 0 ? kExitOk : kExitUsage;
+    if (e.get_exit_code() == 0) return app.exit(e) == 0 ? kExitOk : kExitUsage;  // --help
+    // Every message starts "ckptfs:" and points at the command's help.
+    std::string help = "ckptfs --help";
+    for (auto* sub : app.get_subcommands()) help = "ckptfs " + sub->get_name() + " --help";
+    return UsageError(std::string(e.what()) + " (see `" + help + "`)");
   }
   for (auto* sub : app.get_subcommands()) {
     if (auto it = runners.find(sub); it != runners.end()) return it->second();

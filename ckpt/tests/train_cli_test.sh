@@ -20,6 +20,16 @@ expect 2 "bogus" -- --output "$tmp/x" --bogus
 expect 2 "iters" -- --output "$tmp/x" --iters abc
 expect 2 "model-size" -- --output "$tmp/x" --model-size huge
 expect 2 "staging-budget" -- --output "$tmp/x" --staging-budget lots
+# Usage errors are caught before training, with a readable range, and
+# every message is prefixed with the program's name.
+expect 2 "^ckptfs-train: .*iters.*not in range 1 to" -- --output "$tmp/x" --iters 0
+grep -q "000000" "$tmp/err" && fail "a range message prints doubles: $(cat "$tmp/err")"
+expect 2 "period" -- --output "$tmp/x" --period -5
+expect 2 "output.*must not be empty" -- --output ""
+expect 2 "max-to-keep" -- --output "$tmp/x" --max-to-keep 0
+expect 2 "positive finite" -- --output "$tmp/x" --lr nan
+expect 2 "positive finite" -- --output "$tmp/x" --lr -1
+[ -e "$tmp/x" ] && fail "a usage error created the output directory"
 touch "$tmp/file"
 expect 1 "$tmp/file" -- --output "$tmp/file/run" --iters 2 --model-size tiny
 expect 1 "No such file or directory" -- --output "$tmp/y" --iters 2 --data "$tmp/nodata"

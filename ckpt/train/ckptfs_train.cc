@@ -14,6 +14,9 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
 #include <cstdarg>
 #include <cstdio>
 #include <fstream>
@@ -308,35 +311,45 @@ int train(Config c) {
 int main(int argc, char** argv) {
   Config c;
   CLI::App app{"ckptfs-train: deterministic libtorch training that writes a LiBai run tree"};
-  app.add_option("--output", c.output, "run directory (created)")->required();
-  app.add_option("--iters", c.iters, "iterations (max_iter)")->check(CLI::PositiveNumber);
-  app.add_option("--period", c.period, "checkpoint period")->check(CLI::PositiveNumber);
+  // CLI::PositiveNumber's message prints its range as two doubles; a plain
+  // integer range reads "Value 0 not in range 1 to ...".
+  const auto positive = CLI::Range(int64_t{1}, std::numeric_limits<int64_t>::max());
+  app.add_option("--output", c.output, "run directory (created)")
+      ->required()
+      ->check([](const std::string& s) { return s.empty() ? std::string("must not be empty") : ""; });
+  app.add_option("--iters", c.iters, "iterations (max_iter)")->check(positive);
+  app.add_option("--period", c.period, "checkpoint period")->check(positive);
   app.add_option("--eval-period", c.eval_period, "evaluation period (default: period)")
-      ->check(CLI::PositiveNumber);
+      ->check(positive);
   app.add_flag("--resume", c.resume, "continue from last_checkpoint");
   app.add_option("--ranks", c.ranks, "number of rank log files")->check(CLI::Range(1, 1024));
   app.add_option("--model-size", c.model_size, "tiny, small or base")
       ->check(CLI::IsMember({"tiny", "small", "base"}));
-  app.add_option("--hidden", c.hidden, "hidden width (overrides --model-size)")
-      ->check(CLI::PositiveNumber);
+  app.add_option("--hidden", c.hidden, "hidden width (overrides --model-size)")->check(positive);
   app.add_option("--seed", c.seed, "random seed");
   app.add_flag("--sync", c.sync, "synchronous saves");
   app.add_option("--staging-budget", c.staging_budget, "staging memory, e.g. 64M, 2G, unlimited");
-  app.add_option("--threads", c.threads, "intra-op threads (1 = bit-exact)")->check(CLI::PositiveNumber);
-  app.add_option("--max-to-keep", c.max_to_keep, "periodic checkpoints to keep");
+  app.add_option("--threads", c.threads, "intra-op threads (1 = bit-exact)")->check(CLI::Range(1, 1024));
+  app.add_option("--max-to-keep", c.max_to_keep, "periodic checkpoints to keep (at least 1)")
+      ->check(CLI::Range(1, 1 << 20));
   app.add_option("--data", c.data_dir, "directory of training texts");
-  app.add_option("--lr", c.lr, "learning rate");
+  app.add_option("--lr", c.lr, "learning rate (positive)")->check([](const std::string& s) {
+    char* end = nullptr;
+    const double v = std::strtod(s.c_str(), &end);
+    return end != s.c_str() && *end == '\0' && std::isfinite(v) && v > 0
+               ? std::string()
+               : "must be a positive finite number, not " + s;
+  });
   app.add_option("--stop-after", c.stop_after,
                  "exit (cleanly) once this many iterations of the run are done, "
                  "as if preempted; --iters still sets the schedule")
-      ->check(CLI::PositiveNumber);
+      ->check(positive);
   try {
     app.parse(argc, argv);
     parse_size(c.staging_budget);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help
+    std::cerr << "ckptfs-train: " << e.what() << " (see ckptfs-train --help)" << std::endl;
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "ckptfs-train: invalid --staging-budget '" << c.staging_budget << "'" << std::endl;

@@ -149,5 +149,10 @@ expect_fail 2 "." ck init --zstd-level 99 "$WORK/newstore"
 expect_fail 2 "." ck init --chunk-avg 3000 "$WORK/newstore"
 [ -e "$WORK/newstore" ] && fail "init with a bad chunk size created $WORK/newstore"
 
+log "parser errors carry the ckptfs: prefix and point at the command's help"
+expect_fail 2 "^ckptfs: .*STORE is required.*ckptfs init --help" ck init
+expect_fail 2 "^ckptfs: .*zstd-level" ck init --zstd-level abc "$WORK/newstore"
+expect_fail 2 "^ckptfs: .*timeout" ck umount "$WORK" --timeout abc
+
 ck fsck "$STORE" >/dev/null || fail "fsck at the end"
 pass

@@ -71,4 +71,7 @@ got=$(CKPTFS_BIN=$fake "$MOUNT_HELPER" -n /data/ckpt /mnt/output -o _netdev,allo
 [ "$got" = "mount -o allow_other,ro,cache_size=1G /data/ckpt /mnt/output" ] || fail "options: got '$got'"
 rc=0; CKPTFS_BIN=$fake "$MOUNT_HELPER" /only-one 2>/dev/null || rc=$?
 [ $rc -eq 2 ] || fail "mount.ckptfs with one argument exited $rc"
+"$MOUNT_HELPER" --help | grep -q "usage: mount.ckptfs" || fail "mount.ckptfs --help"
+rc=0; err=$(CKPTFS_BIN=$fake "$MOUNT_HELPER" /data/ckpt /mnt/output -o 2>&1) || rc=$?
+[ $rc -eq 2 ] && grep -q "needs a value" <<<"$err" || fail "mount.ckptfs -o without a value: rc=$rc $err"
 echo PASS
