@@ -150,10 +150,10 @@ expect_fail 2 "." ck init --chunk-avg 3000 "$WORK/newstore"
 [ -e "$WORK/newstore" ] && fail "init with a bad chunk size created $WORK/newstore"
 
 log "not a store: init is suggested only for an empty directory"
-mkdir -p "$WORK/empty" "$WORK/full" && touch "$WORK/full/x"
-expect_fail 1 "create one with .ckptfs init $WORK/empty" ck ls "$WORK/empty"
-expect_fail 1 "give the store directory" ck ls "$WORK/full"
-grep -q "ckptfs init $WORK/full" <<<"$LAST_ERR" && fail "suggested init on a non-empty directory: $LAST_ERR"
+mkdir -p "$WORK/hint_empty" "$WORK/hint_full" && touch "$WORK/hint_full/x"
+expect_fail 1 "create one with .ckptfs init $WORK/hint_empty" ck ls "$WORK/hint_empty"
+expect_fail 1 "give the store directory" ck ls "$WORK/hint_full"
+grep -q "ckptfs init $WORK/hint_full" <<<"$LAST_ERR" && fail "suggested init on a non-empty directory: $LAST_ERR"
 
 log "parser errors carry the ckptfs: prefix and point at the command's help"
 expect_fail 2 "^ckptfs: .*STORE is required.*ckptfs init --help" ck init
