@@ -39,6 +39,11 @@ void PrefetchReader::Loop() {
     p->len = 0;
     p->status = Status::OK();
     p->eof = false;
+    // Ask the kernel for the pieces after this one now, so the disk reads
+    // them while this one is copied out and hashed (the default readahead
+    // window is far smaller than a piece, so each read() waited for it).
+    (void)::posix_fadvise(fd_, static_cast<off_t>(offset_ + p->bytes.size()),
+                          static_cast<off_t>(2 * p->bytes.size()), POSIX_FADV_WILLNEED);
     while (p->len < p->bytes.size()) {
       ssize_t n = ::read(fd_, p->bytes.data() + p->len, p->bytes.size() - p->len);
       if (n < 0 && errno == EINTR) continue;
@@ -52,6 +57,7 @@ void PrefetchReader::Loop() {
       }
       p->len += static_cast<size_t>(n);
     }
+    offset_ += p->len;
     const bool last = p->eof || !p->status.ok();
     {
       std::lock_guard<std::mutex> l(mu_);

@@ -49,6 +49,7 @@ class PrefetchReader {
   size_t consumed_ = 0;  // GUARDED_BY(mu_): pieces handed back (the one at consumed_-1 may be in use)
   bool stop_ = false;    // GUARDED_BY(mu_)
   bool finished_ = false;  // consumer side: the end or an error was returned
+  uint64_t offset_ = 0;    // reader thread only: file offset of the next piece
   std::thread thread_;
 };
 
