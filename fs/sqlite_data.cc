@@ -426,6 +426,9 @@ Result<std::vector<std::string>> SqliteMetadataStore::CheckIntegrity(size_t max_
       CKPTFS_ASSIGN_OR_RETURN(bool row, q.Step());
       if (!row) break;
       std::string line = q.Blob(0);
+      // SQLite puts a newline after its "*** in database main ***" header:
+      // one problem, one line.
+      for (size_t at; (at = line.find('\n')) != std::string::npos;) line.replace(at, 1, " ");
       if (line != "ok" && problems.size() < max_problems) problems.push_back(label_ + ": " + line);
     }
     return Status::OK();

@@ -39,10 +39,9 @@ Runner AddFsck(CLI::App& app) {
     }
     if (const uint64_t more = j.value("errors_omitted", uint64_t{0}))
       std::printf("  ... and %llu more\n", static_cast<unsigned long long>(more));
-    std::printf("affected files:\n");
-    for (const auto& f : j.value("affected_files", nlohmann::json::array())) {
-      std::printf("  %s\n", f.get<std::string>().c_str());
-    }
+    const auto files = j.value("affected_files", nlohmann::json::array());
+    std::printf("affected files:%s\n", files.empty() ? " none (no file's data is damaged)" : "");
+    for (const auto& f : files) std::printf("  %s\n", f.get<std::string>().c_str());
     const uint64_t bad = j.value("bad_chunks", uint64_t{0});
     const uint64_t store = j.value("store_problems", uint64_t{0});
     std::string what = std::to_string(bad) + " bad chunk(s) of " +

@@ -29,6 +29,10 @@ rc=0; out=$(ck fsck "$WORK/m" 2>&1) || rc=$?
 echo "$out" | tail -n 4
 [ "$rc" -eq 1 ] || fail "fsck exited $rc on a damaged meta.db, expected 1"
 grep -q "meta.db" <<<"$out" || fail "fsck does not name meta.db: $out"
+# every reported line is a listed error, a heading or the summary: a
+# multi-line SQLite message must not leak unindented lines
+bad=$(grep -vE '^(  |errors:|affected files:|ckptfs: )' <<<"$out" || true)
+[ -z "$bad" ] || fail "fsck output has stray lines: $bad"
 
 log "a damaged sealed pack footer: fsck exits 1 naming the pack"
 init_store "$WORK/f"
