@@ -24,10 +24,8 @@ ChunkStore::ChunkStore(Env* env, std::string dir, MetadataStore* meta, const Sto
       pool_(pool),
       hasher_(std::move(hasher)),
       compressor_(config.compression),
-      cache_(options.cache_bytes) {
-  if (options.prefetch_threads > 0)
-    prefetch_pool_ = std::make_unique<ThreadPool>(options.prefetch_threads);
-}
+      cache_(options.cache_bytes),
+      prefetch_pool_(std::make_unique<ThreadPool>(kPrefetchThreads)) {}
 
 ChunkStore::~ChunkStore() {
   closing_ = true;
@@ -277,27 +275,22 @@ Result<ChunkBytes> ChunkStore::Load(const ChunkId& id) {
     std::lock_guard<std::mutex> l(mu_);
     if (active_ && active_->pack_id() == loc->pack_id) CKPTFS_RETURN_IF_ERROR(active_->Flush());
   }
-  auto opened = Reader(loc->pack_id);
-  if (!opened.ok()) {
-    // The index names this pack, so a pack that is missing or unreadable is
-    // damage to the store (EIO to the reader), not a missing file (ENOENT).
-    const Status& st = opened.status();
+  // The index names this pack, so a pack that is missing or unreadable is
+  // damage to the store (EIO to the reader), not a missing file (ENOENT).
+  auto damaged = [&](const Status& st) {
     if (st.IsNotFound() || st.code() == Code::kIOError || st.IsCorruption())
       return Status::Corruption("chunk " + id.ToHex() + ": " + st.message());
     return st;
-  }
+  };
+  auto opened = Reader(loc->pack_id);
+  if (!opened.ok()) return damaged(opened.status());
   const std::shared_ptr<PackReader>& reader = *opened;
   PackEntry e{loc->id, loc->offset, loc->raw_len, loc->stored_len, loc->codec};
   // The record is needed only until it is decompressed: per-thread scratch,
   // read straight from the disk (direct I/O), no page-cache copy.
   thread_local AlignedBuffer scratch;
   auto payload = reader->ReadPayload(e, &scratch);
-  if (!payload.ok()) {
-    const Status& st = payload.status();
-    if (st.IsNotFound() || st.code() == Code::kIOError)
-      return Status::Corruption("chunk " + id.ToHex() + ": " + st.message());
-    return st;
-  }
+  if (!payload.ok()) return damaged(payload.status());
   auto raw = std::make_shared<ByteBuffer>(loc->raw_len);
   Status st = Compressor::Decompress(loc->codec, *payload, *raw);
   if (!st.ok())
@@ -349,8 +342,7 @@ void ChunkStore::Prefetch(const ChunkId& id) {
   auto load = [this, id] {
     if (!closing_.load(std::memory_order_relaxed)) (void)Get(id);
   };
-  if (prefetch_pool_) prefetch_pool_->Submit(std::move(load));
-  else pool_->Submit(std::move(load));
+  prefetch_pool_->Submit(std::move(load));
 }
 
 Status ChunkStore::VerifyAll(const std::function<void(uint64_t, uint64_t)>& progress,

@@ -57,11 +57,10 @@ class ChunkStore {
   struct Options {
     uint64_t cache_bytes = 128ull << 20;
     bool read_only = false;
-    // Readahead loads are mostly waiting for the disk (direct reads), so
-    // they get their own threads rather than queue behind compression on
-    // the shared pool; 0 runs them on the shared pool.
-    unsigned prefetch_threads = 4;
   };
+  // Readahead loads mostly wait for the disk (direct reads), so they get
+  // their own threads rather than queue behind compression on the shared pool.
+  static constexpr unsigned kPrefetchThreads = 4;
   static Result<std::unique_ptr<ChunkStore>> Open(Env* env, const std::string& store_dir,
                                                   MetadataStore* meta, const StoreConfig& config,
                                                   const Options& options, ThreadPool* pool);
@@ -144,10 +143,10 @@ class ChunkStore {
   std::map<uint32_t, std::shared_ptr<PackReader>> readers_;
   std::unordered_map<ChunkId, std::shared_future<Result<ChunkBytes>>, ChunkIdHash> inflight_;
   ChunkStoreStats stats_;
-  std::mutex sync_mu_;
+  std::mutex sync_mu_;  // serializes SyncData so concurrent committers share one fdatasync
   // Last member: destroyed (joined) first, as its tasks use everything above.
   std::atomic<bool> closing_{false};  // queued prefetches skip their load
-  std::unique_ptr<ThreadPool> prefetch_pool_;  // serializes SyncData so concurrent committers share one fdatasync
+  std::unique_ptr<ThreadPool> prefetch_pool_;
 };
 
 }  // namespace ckptfs

@@ -261,13 +261,6 @@ Result<size_t> FileData::PinClean(uint64_t offset, size_t len, ReadView* view) c
   return n;
 }
 
-Result<size_t> FileData::ReadClean(uint64_t offset, std::span<std::byte> out) const {
-  if (offset >= size_) return size_t{0};
-  size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), size_ - offset));
-  CKPTFS_RETURN_IF_ERROR(ReadExtents(extents_, offset, out.first(n)));
-  return n;
-}
-
 Result<size_t> FileData::Read(uint64_t offset, std::span<std::byte> out) {
   if (offset >= size_) return size_t{0};
   size_t n = static_cast<size_t>(std::min<uint64_t>(out.size(), size_ - offset));

@@ -20,7 +20,7 @@
 //
 // Not thread-safe: the owner (fs/filesystem_impl.cc) serializes access.
 // REQUIRES for reads without exclusive access: clean() is true, in which
-// case ReadClean() only reads immutable state.
+// case PinClean() only reads immutable state.
 #pragma once
 
 #include <deque>
@@ -58,9 +58,8 @@ class FileData {
 
   Status Write(uint64_t offset, ByteSpan data);
   Result<size_t> Read(uint64_t offset, std::span<std::byte> out);
-  Result<size_t> ReadClean(uint64_t offset, std::span<std::byte> out) const;
-  // ReadClean without the copy: `view` gets pieces of the cached chunks
-  // (and holes) covering the bytes read. REQUIRES: clean().
+  // A read of committed bytes without copying them: `view` gets pieces of
+  // the cached chunks (and holes) covering the bytes read. REQUIRES: clean().
   Result<size_t> PinClean(uint64_t offset, size_t len, ReadView* view) const;
   Status Truncate(uint64_t size);
   // Replaces [off, off+len) with `src` (already shifted to this file's

@@ -52,14 +52,16 @@ Status Filesystem::Init(const std::string& dir, const InitOptions& options, Env*
   return Status::OK();
 }
 
-// Suggests `init` only for an empty directory: anything else (a mount, a
-// directory inside a mount, "/") is more likely the wrong path than a store
-// to create.
-std::string NotAStoreHint(Env* env, const std::string& dir) {
+Status NotAStoreError(Env* env, const std::string& dir) {
+  // `init` is suggested only for an empty directory: anything else (a
+  // mount, a directory inside a mount, "/") is more likely the wrong path
+  // than a store to create.
   auto children = env->GetChildren(dir);
-  if (children.ok() && children->empty())
-    return "; create one with `ckptfs init " + dir + "`";
-  return "; give the store directory (the one `ckptfs init` created)";
+  const bool empty = children.ok() && children->empty();
+  return Status::NotFound(dir + " is not a ckptfs store (no ckptfs.json)" +
+                          (empty ? "; create one with `ckptfs init " + dir + "`"
+                                 : std::string("; give the store directory (the one "
+                                               "`ckptfs init` created)")));
 }
 
 Result<std::unique_ptr<Filesystem>> Filesystem::Open(const std::string& dir,
@@ -70,8 +72,7 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Open(const std::string& dir,
   if (::stat(dir.c_str(), &st) != 0) return Status::FromErrno("store " + dir, errno);
   if (!S_ISDIR(st.st_mode)) return Status::Errno(ENOTDIR, "store " + dir + " is not a directory");
   if (!env->FileExists(dir + kConfigFile))
-    return Status::NotFound(dir + " is not a ckptfs store (no ckptfs.json)" +
-                            NotAStoreHint(env, dir));
+    return NotAStoreError(env, dir);
   CKPTFS_ASSIGN_OR_RETURN(std::string text, env->ReadFileToString(dir + kConfigFile));
   CKPTFS_ASSIGN_OR_RETURN(StoreConfig config, StoreConfig::FromJson(text, dir + kConfigFile));
   std::unique_ptr<FileLock> lock;

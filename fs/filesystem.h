@@ -171,6 +171,9 @@ class Filesystem {
   virtual const StoreConfig& config() const = 0;
 };
 
+// The error for a directory without ckptfs.json, with a hint that fits it.
+Status NotAStoreError(Env* env, const std::string& dir);
+
 // Path helpers for the CLI (import/export/ls/rm): resolve "/a/b" from root.
 Result<InodeAttr> ResolvePath(Filesystem& fs, std::string_view path);
 

@@ -482,23 +482,16 @@ void FilesystemImpl::ReadAhead(const Handle& h, const OpenInode& node, uint64_t 
 }
 
 Result<size_t> FilesystemImpl::Read(FileHandle fh, uint64_t offset, std::span<std::byte> out) {
-  CKPTFS_ASSIGN_OR_RETURN(Handle * h, GetHandle(fh));
-  OpenInode& node = *h->node;
-  Result<size_t> r = size_t{0};
-  {
-    std::shared_lock<std::shared_mutex> l(node.mu);
-    if (node.data->clean()) {
-      r = node.data->ReadClean(offset, out);
-      if (r.ok()) ReadAhead(*h, node, offset, *r);
-    } else {
-      l.unlock();
-      std::unique_lock<std::shared_mutex> w(node.mu);
-      r = node.data->Read(offset, out);
-    }
+  // The copying read (export, tests) is the pinned read gathered into `out`.
+  ReadView view;
+  CKPTFS_ASSIGN_OR_RETURN(size_t n, ReadPinned(fh, offset, out.size(), &view));
+  std::byte* dst = out.data();
+  for (const ReadView::Piece& p : view.pieces) {
+    if (p.data) std::memcpy(dst, p.data, p.len);
+    else std::memset(dst, 0, p.len);
+    dst += p.len;
   }
-  if (!r.ok()) return ReportCorruption(node.ino, r.status());
-  h->next_offset.store(offset + *r, std::memory_order_relaxed);
-  return r;
+  return n;
 }
 
 Result<size_t> FilesystemImpl::ReadPinned(FileHandle fh, uint64_t offset, size_t len,
@@ -662,25 +655,23 @@ Result<FsckReport> FilesystemImpl::Fsck(const ProgressFn& progress) {
   // One damaged pack header fails every chunk in it: list a screenful of
   // each kind of problem, count the rest (the affected files are all named).
   constexpr size_t kMaxListed = 20;
-  auto add = [&](std::string msg) {
-    if (rep.errors.size() < kMaxListed) rep.errors.push_back(std::move(msg));
+  auto list = [&](std::string msg, size_t& listed) {
+    if (listed++ < kMaxListed) rep.errors.push_back(std::move(msg));
     else ++rep.errors_omitted;
   };
   // The database first: chunk verification walks its index.
-  CKPTFS_ASSIGN_OR_RETURN(auto db, meta_->CheckIntegrity(kMaxListed));
-  std::vector<std::string> store;
-  store.insert(store.end(), db.begin(), db.end());
+  CKPTFS_ASSIGN_OR_RETURN(std::vector<std::string> store, meta_->CheckIntegrity(kMaxListed));
   CKPTFS_RETURN_IF_ERROR(chunks_->VerifyPackFooters(&store));
   rep.store_problems = store.size();
-  for (auto& m : store) add(std::move(m));
+  size_t listed = 0;
+  for (auto& m : store) list(std::move(m), listed);
   std::vector<std::pair<ChunkId, std::string>> bad;
   CKPTFS_RETURN_IF_ERROR(chunks_->VerifyAll(progress, &bad, &rep.chunks_checked, &rep.bytes_checked));
   rep.bad_chunks = bad.size();
   std::vector<ChunkId> ids;
-  const size_t listed_before = rep.errors.size();
+  listed = 0;
   for (auto& [id, msg] : bad) {
-    if (rep.errors.size() < listed_before + kMaxListed) rep.errors.push_back(msg);
-    else ++rep.errors_omitted;
+    list(std::move(msg), listed);
     ids.push_back(id);
   }
   if (!ids.empty()) {

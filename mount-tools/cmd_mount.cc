@@ -18,6 +18,7 @@
 #include <spdlog/spdlog.h>
 
 #include "base/unique_fd.h"
+#include "fs/filesystem.h"
 #include "mount-tools/cli_util.h"
 #include "mount-tools/commands.h"
 #include "mount-tools/mount_daemon.h"
@@ -77,12 +78,7 @@ Status CheckMountInputs(const MountOptions& o) {
   // Checked here, before the daemon creates STORE/daemon.log: a mistaken
   // directory must not gain a file that then blocks `ckptfs init` on it.
   if (access((o.store + "/ckptfs.json").c_str(), F_OK) != 0) {
-    std::error_code ec;
-    const bool empty = std::filesystem::is_empty(o.store, ec) && !ec;
-    return Status::NotFound(o.store + " is not a ckptfs store (no ckptfs.json)" +
-                            (empty ? "; create one with `ckptfs init " + o.store + "`"
-                                   : std::string("; give the store directory (the one "
-                                                 "`ckptfs init` created)")));
+    return NotAStoreError(Env::Default(), o.store);
   }
 
   bool cleared = false;
