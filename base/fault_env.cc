@@ -55,7 +55,36 @@ class FaultRandomRWFile final : public RandomRWFile {
   std::unique_ptr<RandomRWFile> f_;
 };
 
+class CountingRandomAccessFile final : public RandomAccessFile {
+ public:
+  CountingRandomAccessFile(FaultInjectionEnv* env, std::unique_ptr<RandomAccessFile> f)
+      : env_(env), f_(std::move(f)) {}
+  Status ReadAt(uint64_t offset, MutableByteSpan out, size_t* got) const override {
+    env_->CountRead();
+    return f_->ReadAt(offset, out, got);
+  }
+  Result<uint64_t> Size() const override { return f_->Size(); }
+  const std::string& path() const override { return f_->path(); }
+  size_t alignment() const override { return f_->alignment(); }
+
+ private:
+  FaultInjectionEnv* env_;
+  std::unique_ptr<RandomAccessFile> f_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<RandomAccessFile>> FaultInjectionEnv::NewRandomAccessFile(
+    const std::string& path) {
+  CKPTFS_ASSIGN_OR_RETURN(auto f, target_->NewRandomAccessFile(path));
+  return std::unique_ptr<RandomAccessFile>(new CountingRandomAccessFile(this, std::move(f)));
+}
+
+Result<std::unique_ptr<RandomAccessFile>> FaultInjectionEnv::NewDirectRandomAccessFile(
+    const std::string& path) {
+  CKPTFS_ASSIGN_OR_RETURN(auto f, target_->NewDirectRandomAccessFile(path));
+  return std::unique_ptr<RandomAccessFile>(new CountingRandomAccessFile(this, std::move(f)));
+}
 
 bool FaultInjectionEnv::Charge(uint64_t n) {
   uint64_t cur = written_.load();

@@ -5,6 +5,8 @@
 //    Env, further writes fail with ENOSPC (a write that crosses the limit
 //    writes nothing).
 //  - SetFailSync(true): every Sync() fails with EIO.
+//  - reads(): how many ReadAt calls its random-access files served, so a
+//    test can check that reads are batched.
 #pragma once
 
 #include <atomic>
@@ -23,6 +25,8 @@ class FaultInjectionEnv final : public Env {
   void ClearSpaceLimit() { limit_ = std::numeric_limits<uint64_t>::max(); }
   void SetFailSync(bool fail) { fail_sync_ = fail; }
   uint64_t bytes_written() const { return written_; }
+  uint64_t reads() const { return reads_; }
+  void CountRead() { ++reads_; }
 
   // Charges `n` bytes against the limit; false (and no charge) if it would exceed it.
   bool Charge(uint64_t n);
@@ -31,13 +35,9 @@ class FaultInjectionEnv final : public Env {
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& path,
                                                         bool truncate) override;
   Result<std::unique_ptr<WritableFile>> NewDirectWritableFile(const std::string& path) override;
-  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
-    return target_->NewRandomAccessFile(path);
-  }
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override;
   Result<std::unique_ptr<RandomAccessFile>> NewDirectRandomAccessFile(
-      const std::string& path) override {
-    return target_->NewDirectRandomAccessFile(path);
-  }
+      const std::string& path) override;
   Result<std::unique_ptr<RandomRWFile>> NewRandomRWFile(const std::string& path) override;
   Status CreateDir(const std::string& p) override { return target_->CreateDir(p); }
   Status RemoveFile(const std::string& p) override { return target_->RemoveFile(p); }
@@ -71,6 +71,7 @@ class FaultInjectionEnv final : public Env {
   std::atomic<uint64_t> limit_{std::numeric_limits<uint64_t>::max()};
   std::atomic<uint64_t> written_{0};
   std::atomic<bool> fail_sync_{false};
+  std::atomic<uint64_t> reads_{0};
 };
 
 }  // namespace ckptfs

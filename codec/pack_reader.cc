@@ -47,24 +47,61 @@ Status PackReader::ReadPayload(const PackEntry& entry, std::vector<std::byte>* p
   return Status::OK();
 }
 
-Result<ByteSpan> PackReader::ReadPayload(const PackEntry& entry, AlignedBuffer* scratch) const {
-  const std::string& p = path();
-  if (entry.stored_len > pack::kMaxChunkSize || entry.raw_len > pack::kMaxChunkSize)
-    return CorruptAt(p, entry.offset, "index entry lengths exceed the chunk size limit");
-  const uint64_t align = file_->alignment();
-  const uint64_t len = pack::kRecordHeaderSize + entry.stored_len;
-  const uint64_t start = entry.offset / align * align;
-  const uint64_t end = (entry.offset + len + align - 1) / align * align;
-  if (!scratch->Reserve(end - start)) return Status::FromErrno("read " + p, ENOMEM);
-  size_t got = 0;
-  CKPTFS_RETURN_IF_ERROR(
-      file_->ReadAt(start, std::span(scratch->data(), end - start), &got));
-  const uint64_t skip = entry.offset - start;
-  if (got < skip + len) return CorruptAt(p, entry.offset, "record extends past the end of the pack");
-  const std::span<const std::byte> buf(scratch->data() + skip, len);
+namespace {
 
+bool LengthsValid(const PackEntry& e) {
+  return e.stored_len <= pack::kMaxChunkSize && e.raw_len <= pack::kMaxChunkSize;
+}
+
+}  // namespace
+
+Result<ByteSpan> PackReader::ReadPayload(const PackEntry& entry, AlignedBuffer* scratch) const {
+  auto r = ReadPayloads(std::span(&entry, 1), scratch);
+  return std::move(r.front());
+}
+
+std::vector<Result<ByteSpan>> PackReader::ReadPayloads(std::span<const PackEntry> entries,
+                                                       AlignedBuffer* scratch) const {
+  const std::string& p = path();
+  std::vector<Result<ByteSpan>> out;
+  out.reserve(entries.size());
+  auto fail_all = [&](const Status& st) {
+    out.assign(entries.size(), Result<ByteSpan>(st));
+    return out;
+  };
+  if (entries.empty()) return out;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    if (!LengthsValid(entries[i]))
+      return fail_all(CorruptAt(p, entries[i].offset, "index entry lengths exceed the chunk size limit"));
+    if (i && entries[i].offset !=
+                 entries[i - 1].offset + pack::kRecordHeaderSize + entries[i - 1].stored_len)
+      return fail_all(Status::InvalidArgument("pack " + p + ": records to read are not adjacent"));
+  }
+  const uint64_t first = entries.front().offset;
+  const uint64_t last_end =
+      entries.back().offset + pack::kRecordHeaderSize + entries.back().stored_len;
+  const uint64_t align = file_->alignment();
+  const uint64_t start = first / align * align;
+  const uint64_t end = (last_end + align - 1) / align * align;
+  if (!scratch->Reserve(end - start)) return fail_all(Status::FromErrno("read " + p, ENOMEM));
+  size_t got = 0;
+  Status st = file_->ReadAt(start, std::span(scratch->data(), end - start), &got);
+  if (!st.ok()) return fail_all(st);
+  for (const PackEntry& e : entries) {
+    const uint64_t skip = e.offset - start, len = pack::kRecordHeaderSize + e.stored_len;
+    if (got < skip + len) {
+      out.emplace_back(CorruptAt(p, e.offset, "record extends past the end of the pack"));
+      continue;
+    }
+    out.push_back(CheckRecord(e, ByteSpan(scratch->data() + skip, len)));
+  }
+  return out;
+}
+
+Result<ByteSpan> PackReader::CheckRecord(const PackEntry& entry, ByteSpan buf) const {
+  const std::string& p = path();
   pack::RecordHeader rec;
-  switch (pack::DecodeRecordHeader(std::span(buf).first<pack::kRecordHeaderSize>(), &rec)) {
+  switch (pack::DecodeRecordHeader(buf.first<pack::kRecordHeaderSize>(), &rec)) {
     case pack::RecordCheck::kOk: break;
     case pack::RecordCheck::kBadMagic: return CorruptAt(p, entry.offset, "bad record magic");
     case pack::RecordCheck::kBadCrc: return CorruptAt(p, entry.offset, "record header CRC mismatch");
@@ -77,7 +114,7 @@ Result<ByteSpan> PackReader::ReadPayload(const PackEntry& entry, AlignedBuffer* 
   if (rec.entry.raw_len != entry.raw_len || rec.entry.stored_len != entry.stored_len ||
       rec.entry.codec != entry.codec)
     return CorruptAt(p, entry.offset, "record lengths or codec differ from the index");
-  const auto body = std::span(buf).subspan(pack::kRecordHeaderSize);
+  const auto body = buf.subspan(pack::kRecordHeaderSize);
   if (crc32c::Value(body.data(), body.size()) != rec.payload_crc)
     return CorruptAt(p, entry.offset, "payload CRC32C mismatch");
   return body;

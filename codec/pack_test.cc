@@ -137,6 +137,48 @@ TEST_F(PackTest, EveryFlippedRecordByteIsDetected) {
   }
 }
 
+// Readahead reads adjacent records with one read; each record is still
+// checked on its own, so damage to one fails that one only.
+TEST_F(PackTest, AdjacentRecordsAreReadTogetherAndCheckedEach) {
+  std::vector<PackEntry> entries;
+  const auto payloads = WritePack(Env::Default(), 6, true, &entries);
+  FaultInjectionEnv env(Env::Default());
+  {
+    auto r = PackReader::Open(&env, path_).value();
+    const uint64_t before = env.reads();
+    AlignedBuffer scratch;
+    auto got = r->ReadPayloads(entries, &scratch);
+    EXPECT_EQ(env.reads() - before, 1u);
+    ASSERT_EQ(got.size(), entries.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      ASSERT_TRUE(got[i].ok()) << i << ": " << got[i].status().ToString();
+      EXPECT_TRUE(std::equal(got[i]->begin(), got[i]->end(), payloads[i].begin(),
+                             payloads[i].end()))
+          << i;
+    }
+    // Records that are not adjacent are refused, not read as if they were.
+    std::vector<PackEntry> gap = {entries[0], entries[2]};
+    for (const auto& g : r->ReadPayloads(gap, &scratch))
+      EXPECT_EQ(g.status().code(), Code::kInvalidArgument) << g.status().ToString();
+  }
+  auto bad = ReadAll();
+  bad[entries[3].offset + pack::kRecordHeaderSize + 1] ^= std::byte{0x10};
+  WriteAll(bad);
+  auto r = PackReader::Open(&env, path_).value();
+  AlignedBuffer scratch;
+  auto got = r->ReadPayloads(entries, &scratch);
+  ASSERT_EQ(got.size(), entries.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (i == 3) {
+      ASSERT_TRUE(got[i].status().IsCorruption()) << got[i].status().ToString();
+      EXPECT_NE(got[i].status().message().find("offset " + std::to_string(entries[3].offset)),
+                std::string::npos);
+    } else {
+      EXPECT_TRUE(got[i].ok()) << i << ": " << got[i].status().ToString();
+    }
+  }
+}
+
 TEST_F(PackTest, WrongEntryIsDetected) {
   std::vector<PackEntry> entries;
   WritePack(Env::Default(), 3, true, &entries);

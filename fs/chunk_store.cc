@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <tuple>
 #include <cstdio>
 
 #include "base/crc32c.h"
@@ -265,38 +266,93 @@ Result<std::shared_ptr<PackReader>> ChunkStore::Reader(uint32_t pack_id) {
 }
 
 Result<ChunkBytes> ChunkStore::Load(const ChunkId& id) {
+  return std::move(LoadMany(std::span(&id, 1)).front());
+}
+
+std::vector<Result<ChunkBytes>> ChunkStore::LoadMany(std::span<const ChunkId> ids) {
+  std::vector<Result<ChunkBytes>> out(ids.size(), Status::Corruption("not loaded"));
   // Shared against gc: between looking a chunk up and reading its record, gc
   // must not move the record and delete its old pack (a spurious EIO).
   std::shared_lock<std::shared_mutex> gc_lock(gc_mu_);
-  CKPTFS_ASSIGN_OR_RETURN(auto loc, Locate(id));
-  if (!loc) return Status::Corruption("chunk " + id.ToHex() + " is not in the chunk index");
+  struct Item {
+    size_t index;
+    ChunkLocation loc;
+  };
+  std::vector<Item> items;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    auto loc = Locate(ids[i]);
+    if (!loc.ok()) out[i] = loc.status();
+    else if (!*loc) out[i] = Status::Corruption("chunk " + ids[i].ToHex() + " is not in the chunk index");
+    else items.push_back({i, **loc});
+  }
+  std::sort(items.begin(), items.end(), [](const Item& x, const Item& y) {
+    return std::tie(x.loc.pack_id, x.loc.offset) < std::tie(y.loc.pack_id, y.loc.offset);
+  });
   {
     // A record of the active pack may still be in the writer's buffer.
     std::lock_guard<std::mutex> l(mu_);
-    if (active_ && active_->pack_id() == loc->pack_id) CKPTFS_RETURN_IF_ERROR(active_->Flush());
+    for (const Item& it : items) {
+      if (!active_ || active_->pack_id() != it.loc.pack_id) continue;
+      if (Status st = active_->Flush(); !st.ok()) {
+        for (const Item& x : items) out[x.index] = st;
+        return out;
+      }
+      break;
+    }
   }
-  // The index names this pack, so a pack that is missing or unreadable is
+  // The index names the pack, so a pack that is missing or unreadable is
   // damage to the store (EIO to the reader), not a missing file (ENOENT).
-  auto damaged = [&](const Status& st) {
+  auto damaged = [](const ChunkId& id, const Status& st) {
     if (st.IsNotFound() || st.code() == Code::kIOError || st.IsCorruption())
       return Status::Corruption("chunk " + id.ToHex() + ": " + st.message());
     return st;
   };
-  auto opened = Reader(loc->pack_id);
-  if (!opened.ok()) return damaged(opened.status());
-  const std::shared_ptr<PackReader>& reader = *opened;
-  PackEntry e{loc->id, loc->offset, loc->raw_len, loc->stored_len, loc->codec};
-  // The record is needed only until it is decompressed: per-thread scratch,
+  // Records are needed only until they are decompressed: per-thread scratch,
   // read straight from the disk (direct I/O), no page-cache copy.
   thread_local AlignedBuffer scratch;
-  auto payload = reader->ReadPayload(e, &scratch);
-  if (!payload.ok()) return damaged(payload.status());
-  auto raw = std::make_shared<ByteBuffer>(loc->raw_len);
-  Status st = Compressor::Decompress(loc->codec, *payload, *raw);
+  std::vector<PackEntry> run;
+  for (size_t a = 0; a < items.size();) {
+    // A run: records of one pack, each starting where the last one ends.
+    size_t b = a + 1;
+    uint64_t end = items[a].loc.offset + pack::kRecordHeaderSize + items[a].loc.stored_len;
+    while (b < items.size() && items[b].loc.pack_id == items[a].loc.pack_id &&
+           items[b].loc.offset == end &&
+           end + pack::kRecordHeaderSize + items[b].loc.stored_len - items[a].loc.offset <=
+               kMaxReadRun) {
+      end += pack::kRecordHeaderSize + items[b].loc.stored_len;
+      ++b;
+    }
+    auto opened = Reader(items[a].loc.pack_id);
+    if (!opened.ok()) {
+      for (size_t k = a; k < b; ++k) out[items[k].index] = damaged(items[k].loc.id, opened.status());
+      a = b;
+      continue;
+    }
+    const PackReader& reader = **opened;
+    run.clear();
+    for (size_t k = a; k < b; ++k) {
+      const ChunkLocation& l = items[k].loc;
+      run.push_back(PackEntry{l.id, l.offset, l.raw_len, l.stored_len, l.codec});
+    }
+    std::vector<Result<ByteSpan>> payloads = reader.ReadPayloads(run, &scratch);
+    for (size_t k = a; k < b; ++k) {
+      const Result<ByteSpan>& p = payloads[k - a];
+      out[items[k].index] = p.ok() ? Decode(items[k].loc, reader.path(), *p)
+                                   : damaged(items[k].loc.id, p.status());
+    }
+    a = b;
+  }
+  return out;
+}
+
+Result<ChunkBytes> ChunkStore::Decode(const ChunkLocation& loc, const std::string& pack_path,
+                                      ByteSpan payload) const {
+  auto raw = std::make_shared<ByteBuffer>(loc.raw_len);
+  Status st = Compressor::Decompress(loc.codec, payload, *raw);
   if (!st.ok())
-    return Status::Corruption("chunk " + id.ToHex() + " in " + reader->path() + ": " + st.message());
-  if (hasher_.Hash(*raw) != id)
-    return Status::Corruption("chunk " + id.ToHex() + " in " + reader->path() +
+    return Status::Corruption("chunk " + loc.id.ToHex() + " in " + pack_path + ": " + st.message());
+  if (hasher_.Hash(*raw) != loc.id)
+    return Status::Corruption("chunk " + loc.id.ToHex() + " in " + pack_path +
                               ": content does not match its hash");
   return ChunkBytes(std::move(raw));
 }
@@ -333,16 +389,42 @@ Result<ChunkBytes> ChunkStore::Get(const ChunkId& id) {
   return r;
 }
 
-void ChunkStore::Prefetch(const ChunkId& id) {
-  if (cache_.Get(id)) return;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (inflight_.count(id)) return;
-  }
-  auto load = [this, id] {
-    if (!closing_.load(std::memory_order_relaxed)) (void)Get(id);
+void ChunkStore::Prefetch(std::span<const ChunkId> ids) {
+  // Claims the chunks to load, as Get does, so that a reader of one of them
+  // waits for this load instead of starting its own.
+  struct Claim {
+    ChunkId id;
+    std::promise<Result<ChunkBytes>> promise;
   };
-  prefetch_pool_->Submit(std::move(load));
+  auto claims = std::make_shared<std::vector<Claim>>();
+  {
+    std::vector<ChunkId> missing;
+    for (const ChunkId& id : ids)
+      if (!cache_.Get(id)) missing.push_back(id);
+    if (missing.empty()) return;
+    std::lock_guard<std::mutex> l(mu_);
+    for (const ChunkId& id : missing) {
+      if (inflight_.count(id)) continue;  // also skips repeats within `ids`
+      Claim& c = claims->emplace_back(Claim{id, {}});
+      inflight_.emplace(id, c.promise.get_future().share());
+    }
+  }
+  if (claims->empty()) return;
+  prefetch_pool_->Submit([this, claims] {
+    std::vector<ChunkId> want;
+    for (const Claim& c : *claims) want.push_back(c.id);
+    std::vector<Result<ChunkBytes>> got;
+    if (closing_.load(std::memory_order_relaxed))
+      got.assign(want.size(), Status::Errno(ECANCELED, "store is closing"));
+    else
+      got = LoadMany(want);
+    for (size_t i = 0; i < claims->size(); ++i) {
+      if (got[i].ok()) cache_.Put(want[i], *got[i]);
+      (*claims)[i].promise.set_value(got[i]);
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    for (const ChunkId& id : want) inflight_.erase(id);
+  });
 }
 
 Status ChunkStore::VerifyAll(const std::function<void(uint64_t, uint64_t)>& progress,

@@ -26,6 +26,7 @@
 #include <mutex>
 #include <set>
 #include <shared_mutex>
+#include <span>
 #include <unordered_map>
 #include <vector>
 
@@ -78,8 +79,11 @@ class ChunkStore {
 
   // Raw bytes of a chunk, verified against its id. Corruption names the pack.
   Result<ChunkBytes> Get(const ChunkId& id);
-  // Starts an asynchronous Get to warm the cache (readahead).
-  void Prefetch(const ChunkId& id);
+  // Starts loading, in the background, those of `ids` that are neither
+  // cached nor being loaded, to warm the cache (readahead). Records that lie
+  // next to each other in a pack are read together (up to kMaxReadRun bytes).
+  void Prefetch(std::span<const ChunkId> ids);
+  static constexpr uint64_t kMaxReadRun = 4ull << 20;
 
   // fsck: reads and verifies every chunk row; also checks that each pack file
   // exists. `bad` receives the ids that failed with a message.
@@ -119,6 +123,11 @@ class ChunkStore {
   void ReapSealedLocked(size_t keep);
   Result<std::shared_ptr<PackReader>> Reader(uint32_t pack_id);
   Result<ChunkBytes> Load(const ChunkId& id);      // no cache, verifies
+  // Load of several chunks, results in the order of `ids`.
+  std::vector<Result<ChunkBytes>> LoadMany(std::span<const ChunkId> ids);
+  // Decompresses and verifies one record's payload.
+  Result<ChunkBytes> Decode(const ChunkLocation& loc, const std::string& pack_path,
+                            ByteSpan payload) const;
   Result<std::optional<ChunkLocation>> Locate(const ChunkId& id);
 
   Env* env_;

@@ -90,14 +90,14 @@ void FileData::ReleaseHolds() {
   held_.clear();
 }
 
-Status FileData::Write(uint64_t offset, ByteSpan data) {
+Status FileData::Write(uint64_t offset, ByteSpan data, bool defer_cut) {
   if (!error_.ok()) return error_;
   if (data.empty()) return Status::OK();
   dirty_ = true;
   if (streaming_ && offset == stream_end_ && size_ == stream_end_ && overlay_.empty()) {
     stream_end_ += data.size();
     size_ = stream_end_;
-    return Feed(data);
+    return Feed(data, defer_cut);
   }
   if (streaming_) CKPTFS_RETURN_IF_ERROR(EndStreaming());
   CKPTFS_RETURN_IF_ERROR(EnsureStaging());
@@ -134,16 +134,25 @@ void FileData::NextSegment() {
   seg_len_ = keep;
 }
 
-Status FileData::Feed(ByteSpan data) {
+Status FileData::Feed(ByteSpan data, bool defer_cut) {
   while (!data.empty()) {
-    if (!seg_ || seg_len_ == seg_->size()) NextSegment();
+    if (!seg_ || seg_len_ == seg_->size()) {
+      // Cut before moving on, deferred or not: NextSegment carries only the
+      // uncut tail, which must stay under max_size to fit the next segment.
+      if (seg_) CKPTFS_RETURN_IF_ERROR(CutChunks(/*final=*/false));
+      NextSegment();
+    }
     const size_t n = std::min(data.size(), seg_->size() - seg_len_);
     std::memcpy(seg_->data() + seg_len_, data.data(), n);
     seg_len_ += n;
     data = data.subspan(n);
-    CKPTFS_RETURN_IF_ERROR(CutChunks(/*final=*/false));
   }
-  return error_;
+  return defer_cut ? error_ : CutChunks(/*final=*/false);
+}
+
+Status FileData::CutDeferred() {
+  if (!streaming_ || !seg_) return error_;
+  return CutChunks(/*final=*/false);
 }
 
 Status FileData::CutChunks(bool final) {
@@ -387,7 +396,7 @@ Status FileData::Rechunk(CommitPlan* plan) {
           st = staging_->ReadAt(x, std::span(piece).subspan(x - pos, y - x), &got);
         }
       }
-      if (st.ok()) st = Feed(piece);
+      if (st.ok()) st = Feed(piece, /*defer_cut=*/false);
       pos += n;
     }
     if (st.ok()) st = CutChunks(true);

@@ -52,11 +52,20 @@ class FileData {
   ~FileData();
 
   uint64_t size() const { return size_; }
+  // Streamed bytes not yet cut into chunks.
+  size_t uncut_bytes() const { return pending(); }
   bool dirty() const { return dirty_; }
   // No uncommitted state: reads need only the committed extents.
   bool clean() const { return !dirty_ && !streaming_active(); }
 
-  Status Write(uint64_t offset, ByteSpan data);
+  // With `defer_cut`, a streaming write only copies the bytes and leaves
+  // the chunk cutting to CutDeferred(): the FUSE adapter acknowledges the
+  // write in between, so the writer's next request is on its way while this
+  // one's bytes are scanned for boundaries.
+  Status Write(uint64_t offset, ByteSpan data, bool defer_cut = false);
+  // Cuts and submits every chunk whose end is known. An error is sticky: the
+  // next Write() and the commit return it.
+  Status CutDeferred();
   Result<size_t> Read(uint64_t offset, std::span<std::byte> out);
   // A read of committed bytes without copying them: `view` gets pieces of
   // the cached chunks (and holes) covering the bytes read. REQUIRES: clean().
@@ -93,7 +102,7 @@ class FileData {
   void ResetStream(uint64_t off);
   // Appends bytes to the pending run and cuts every chunk whose end is known
   // (all of them when `final`).
-  Status Feed(ByteSpan data);
+  Status Feed(ByteSpan data, bool defer_cut);
   Status CutChunks(bool final);
   Status SubmitChunk(size_t len);
   // Makes room for more bytes: a fresh (or recycled) segment that starts

@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include "fs/filesystem.h"
+#include "fs/metadata.h"
+#include "fs/store_config.h"
 #include "fs/test_util.h"
 
 namespace ckptfs {
@@ -94,6 +96,88 @@ TEST(FileDataModelTest, RandomOperationsMatchModel) {
   auto fsck = (*fs2)->Fsck(nullptr);
   ASSERT_TRUE(fsck.ok());
   EXPECT_TRUE(fsck->ok());
+}
+
+// A deferred write only copies its bytes; the cut happens in CutDeferred
+// (the FUSE adapter acknowledges the write in between). Either way the
+// committed file is the same bytes in the same chunks.
+TEST(FileDataTest, DeferredCutLeavesBytesUncutUntilAsked) {
+  testing::TempDir dir;
+  ASSERT_TRUE(Filesystem::Init(dir.path() + "/s", InitOptions{}).ok());
+  auto text = Env::Default()->ReadFileToString(dir.path() + "/s/ckptfs.json");
+  ASSERT_TRUE(text.ok());
+  auto config = StoreConfig::FromJson(*text, "ckptfs.json");
+  ASSERT_TRUE(config.ok());
+  auto meta = OpenSqliteMetadata(dir.path() + "/s/meta.db", SqliteMetadataOptions{});
+  ASSERT_TRUE(meta.ok());
+  ThreadPool pool(2);
+  auto cs = ChunkStore::Open(Env::Default(), dir.path() + "/s", meta->get(), *config,
+                             ChunkStore::Options{}, &pool);
+  ASSERT_TRUE(cs.ok());
+  const ChunkerParams& params = config->chunker;
+  const auto data = testing::RandomBytes(4 * size_t{params.max_size}, 5);
+  const size_t piece = params.max_size / 4;
+  std::vector<std::vector<Extent>> committed;
+  for (bool defer : {true, false}) {
+    FileData fd(cs->get(), &pool, Env::Default(), dir.path() + "/staging." + std::to_string(defer),
+                params, {}, 0);
+    size_t most_uncut = 0;
+    for (size_t off = 0; off < data.size(); off += piece) {
+      ASSERT_TRUE(fd.Write(off, std::span(data).subspan(off, piece), defer).ok());
+      most_uncut = std::max(most_uncut, fd.uncut_bytes());
+      if (defer) ASSERT_TRUE(fd.CutDeferred().ok());
+      EXPECT_LT(fd.uncut_bytes(), params.max_size) << "at " << off;
+    }
+    if (defer) EXPECT_GE(most_uncut, params.max_size) << "nothing was left for CutDeferred";
+    else EXPECT_LT(most_uncut, params.max_size);
+    auto plan = fd.PrepareCommit();
+    ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+    EXPECT_EQ(plan->size, data.size());
+    committed.push_back(plan->extents);
+    fd.Committed(*plan);
+  }
+  ASSERT_EQ(committed[0].size(), committed[1].size());
+  for (size_t i = 0; i < committed[0].size(); ++i) {
+    EXPECT_EQ(committed[0][i].file_off, committed[1][i].file_off);
+    EXPECT_EQ(committed[0][i].len, committed[1][i].len);
+    EXPECT_EQ(committed[0][i].chunk, committed[1][i].chunk);
+  }
+}
+
+// Filesystem::Write answers through `reply` exactly once, errors included.
+TEST(FileDataTest, WriteRepliesOnceWithTheResult) {
+  testing::TempDir dir;
+  ASSERT_TRUE(Filesystem::Init(dir.path() + "/s", InitOptions{}).ok());
+  auto fs = Filesystem::Open(dir.path() + "/s", StoreOptions{});
+  ASSERT_TRUE(fs.ok());
+  auto c = (*fs)->Create(kRootIno, "f", 0644, O_CREAT | O_RDWR, 0, 0);
+  ASSERT_TRUE(c.ok());
+  const auto data = testing::RandomBytes(3 << 20, 6);
+  int replies = 0;
+  Result<size_t> got = size_t{0};
+  (*fs)->Write(c->second, 0, data, [&](const Result<size_t>& r) {
+    ++replies;
+    got = r;
+  });
+  EXPECT_EQ(replies, 1);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(*got, data.size());
+  ASSERT_TRUE((*fs)->Flush(c->second).ok());
+  ASSERT_TRUE((*fs)->Release(c->second).ok());
+  auto ro = (*fs)->Open(c->first.ino, O_RDONLY);
+  ASSERT_TRUE(ro.ok());
+  replies = 0;
+  (*fs)->Write(*ro, 0, data, [&](const Result<size_t>& r) {
+    ++replies;
+    got = r;
+  });
+  EXPECT_EQ(replies, 1);
+  EXPECT_EQ(got.status().err(), EBADF);
+  std::vector<std::byte> back(data.size());
+  auto n = (*fs)->Read(*ro, 0, back);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, data.size());
+  EXPECT_TRUE(back == data);
 }
 
 }  // namespace

@@ -478,7 +478,7 @@ void FilesystemImpl::ReadAhead(const Handle& h, const OpenInode& node, uint64_t 
   if (!options_.readahead_chunks || offset != h.next_offset.load(std::memory_order_relaxed))
     return;
   const uint64_t ahead = uint64_t{options_.readahead_chunks} * config_.chunker.avg_size;
-  for (const ChunkId& id : node.data->ChunksIn(offset + n, ahead)) chunks_->Prefetch(id);
+  chunks_->Prefetch(node.data->ChunksIn(offset + n, ahead));
 }
 
 Result<size_t> FilesystemImpl::Read(FileHandle fh, uint64_t offset, std::span<std::byte> out) {
@@ -523,21 +523,24 @@ Result<size_t> FilesystemImpl::ReadPinned(FileHandle fh, uint64_t offset, size_t
   return r;
 }
 
-Result<size_t> FilesystemImpl::Write(FileHandle fh, uint64_t offset, ByteSpan data) {
-  CKPTFS_ASSIGN_OR_RETURN(Handle * h, GetHandle(fh));
-  if (!IsWrite(h->flags)) return Status::Errno(EBADF, "file not open for writing");
-  OpenInode& node = *h->node;
+void FilesystemImpl::Write(FileHandle fh, uint64_t offset, ByteSpan data,
+                           const WriteReply& reply) {
+  auto h = GetHandle(fh);
+  if (!h.ok()) return reply(h.status());
+  if (!IsWrite((*h)->flags)) return reply(Status::Errno(EBADF, "file not open for writing"));
+  OpenInode& node = *(*h)->node;
+  // Held through the deferred cut, so the file's next write waits for it
+  // and chunks are cut in write order.
   std::unique_lock<std::shared_mutex> l(node.mu);
-  if (h->flags & O_APPEND) offset = node.data->size();
+  if ((*h)->flags & O_APPEND) offset = node.data->size();
   if (offset > kMaxFileSize || data.size() > kMaxFileSize - offset)
-    return Status::Errno(EFBIG, "file too large");
-  Status st = node.data->Write(offset, data);
-  if (!st.ok()) {
-    if (st.err() == ENOSPC) NoteGarbage(0);
-    return st;
-  }
-  node.last_write_ns = NowNs();
-  return data.size();
+    return reply(Status::Errno(EFBIG, "file too large"));
+  Status st = node.data->Write(offset, data, /*defer_cut=*/true);
+  if (st.ok()) node.last_write_ns = NowNs();
+  if (st.err() == ENOSPC) NoteGarbage(0);
+  reply(st.ok() ? Result<size_t>(data.size()) : Result<size_t>(st));
+  if (!st.ok()) return;
+  if (node.data->CutDeferred().err() == ENOSPC) NoteGarbage(0);
 }
 
 Status FilesystemImpl::Flush(FileHandle fh) {

@@ -56,7 +56,8 @@ class FilesystemImpl final : public Filesystem {
   Result<FileHandle> Open(Ino ino, int flags) override;
   Result<size_t> Read(FileHandle fh, uint64_t offset, std::span<std::byte> out) override;
   Result<size_t> ReadPinned(FileHandle fh, uint64_t offset, size_t len, ReadView* view) override;
-  Result<size_t> Write(FileHandle fh, uint64_t offset, ByteSpan data) override;
+  using Filesystem::Write;
+  void Write(FileHandle fh, uint64_t offset, ByteSpan data, const WriteReply& reply) override;
   Status Flush(FileHandle fh) override;
   Status Fsync(FileHandle fh, bool datasync) override;
   Status Release(FileHandle fh) override;

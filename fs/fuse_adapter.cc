@@ -369,9 +369,10 @@ void OpWriteBuf(fuse_req_t req, fuse_ino_t, fuse_bufvec* in, off_t off, fuse_fil
     if (n < 0) return (void)fuse_reply_err(req, static_cast<int>(-n));
     data = ByteSpan(buf.data(), static_cast<size_t>(n));
   }
-  auto r = Fs(req).Write(fi->fh, static_cast<uint64_t>(off), data);
-  if (!r.ok()) return ReplyErrno(req, r.status());
-  fuse_reply_write(req, *r);
+  Fs(req).Write(fi->fh, static_cast<uint64_t>(off), data, [req](const Result<size_t>& r) {
+    if (!r.ok()) return ReplyErrno(req, r.status());
+    fuse_reply_write(req, *r);
+  });
 }
 
 void OpFlush(fuse_req_t req, fuse_ino_t, fuse_file_info* fi) {
