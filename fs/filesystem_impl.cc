@@ -159,10 +159,17 @@ std::shared_ptr<FilesystemImpl::OpenInode> FilesystemImpl::FindOpen(Ino ino) {
 void FilesystemImpl::Overlay(InodeAttr* attr) {
   std::shared_ptr<OpenInode> node = FindOpen(attr->ino);
   if (!node) return;
+  // Commits hold the lock exclusively, so under it the file is either dirty
+  // (its size is the in-memory one) or committed (the row is current). The
+  // row read before the lock may predate a commit that finished since: it is
+  // read again, or a stat racing a close would return the old size, and the
+  // kernel would cache it.
   std::shared_lock<std::shared_mutex> l(node->mu);
   if (node->data && node->data->dirty()) {
     attr->size = node->data->size();
     if (node->last_write_ns) attr->mtime_ns = attr->ctime_ns = node->last_write_ns;
+  } else if (auto now = meta_->GetAttr(attr->ino); now.ok()) {
+    *attr = *now;
   }
 }
 

@@ -5,7 +5,10 @@
 #include <linux/fs.h>
 #include <sys/xattr.h>
 
+#include <atomic>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -363,6 +366,40 @@ TEST_F(FilesystemTest, FullDiskGivesEnospcAndKeepsExistingFiles) {
   auto fsck = fs_->Fsck(nullptr);
   ASSERT_TRUE(fsck.ok());
   EXPECT_TRUE(fsck->ok());
+}
+
+// A stat that overlaps the commit of a close must see the size the file had
+// all along: it once read the committed size (0) before the commit and the
+// in-memory size after it (clean by then), and returned 0, which the kernel
+// then cached for the attribute timeout.
+TEST_F(FilesystemTest, GetAttrDuringCommitSeesTheWrittenSize) {
+  const auto data = RandomBytes(3 << 20, 50);
+  int wrong = 0;
+  for (int round = 0; round < 40 && !wrong; ++round) {
+    auto c = fs_->Create(kRootIno, "f" + std::to_string(round), 0644, O_CREAT | O_WRONLY, 0, 0);
+    ASSERT_TRUE(c.ok());
+    ASSERT_TRUE(fs_->Write(c->second, 0, data).ok());
+    // From here to the end of the round the file's size is data.size(),
+    // first in memory, then committed.
+    std::atomic<bool> stop{false};
+    std::atomic<int> bad{0};
+    std::vector<std::thread> stats;
+    for (int t = 0; t < 2; ++t)
+      stats.emplace_back([&] {
+        while (!stop) {
+          auto a = fs_->GetAttr(c->first.ino);
+          if (!a.ok() || a->size != data.size()) ++bad;
+        }
+      });
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    ASSERT_TRUE(fs_->Flush(c->second).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    stop = true;
+    for (auto& t : stats) t.join();
+    ASSERT_TRUE(fs_->Release(c->second).ok());
+    wrong += bad;
+  }
+  EXPECT_EQ(wrong, 0) << "stats that saw another size than the file had";
 }
 
 TEST_F(FilesystemTest, OpenRefusesNonStoresAndLockedStores) {
