@@ -517,20 +517,47 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
     if (active_) active_id = active_->pack_id();
     for (const auto& [id, loc] : pending_) pinned.insert(loc.pack_id);
   }
+  // Two passes. The first frees space without writing a byte: packs with no
+  // live record are deleted and failed-write tails cut. Only then does the
+  // second compact (copy live records out of) mostly-dead packs, most garbage
+  // first, each only if the disk has room for the copy. On a full disk the
+  // other order failed the first compaction and never reached the dead
+  // packs, so deleting files could not make room.
   uint64_t done = 0;
-  std::set<uint32_t> known;
+  auto drop_pack = [&](uint32_t pack_id, const std::string& path, uint64_t file_size,
+                       uint64_t rewritten, bool empty) -> Status {
+    // No row points into this pack any more: drop the row, then the file.
+    CKPTFS_RETURN_IF_ERROR(meta_->RemovePack(pack_id));
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      readers_.erase(pack_id);
+    }
+    if (env_->RemoveFile(path).ok()) {
+      res.bytes_reclaimed += file_size > rewritten ? file_size - rewritten : 0;
+      if (empty) res.packs_deleted++;
+    }
+    return Status::OK();
+  };
+  struct Candidate {
+    double live;
+    PackInfo pack;
+    uint64_t file_size;
+  };
+  std::vector<Candidate> compact;
   for (const auto& p : packs) {
-    known.insert(p.pack_id);
-    if (progress) progress(++done, packs.size());
+    if (progress) progress(++done, 2 * packs.size());
     if (p.pack_id == active_id || pinned.count(p.pack_id)) continue;
     std::string path = PackPath(p.pack_id);
-    uint64_t rewritten = 0;
     uint64_t file_size = FileSizeOrZero(path);
-    if (p.chunks > 0 && !p.sealed) {
+    if (p.chunks == 0) {
+      CKPTFS_RETURN_IF_ERROR(drop_pack(p.pack_id, path, file_size, 0, /*empty=*/true));
+      continue;
+    }
+    if (!p.sealed) {
       // An unsealed pack that is no longer active ends in records no row
       // names (a write that failed, e.g. on ENOSPC, or a crash). Cutting
-      // that tail frees the space without copying anything, which is what
-      // lets gc recover a full disk; sealed packs are never rewritten.
+      // that tail frees the space without copying anything; sealed packs
+      // are never rewritten in place.
       CKPTFS_ASSIGN_OR_RETURN(auto rows, meta_->ListChunksInPack(p.pack_id));
       uint64_t end = pack::kPackHeaderSize;
       for (const auto& loc : rows)
@@ -545,56 +572,69 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
         file_size = end;
       }
     }
-    if (p.chunks > 0) {
-      double live = file_size ? static_cast<double>(p.live_bytes) / file_size : 1.0;
-      if (live >= min_live_ratio) continue;
-      // Compaction: copy live records into the active pack, sync, repoint the
-      // rows in one transaction, and only then delete the old file.
-      CKPTFS_ASSIGN_OR_RETURN(auto reader, Reader(p.pack_id));
-      CKPTFS_ASSIGN_OR_RETURN(auto rows, meta_->ListChunksInPack(p.pack_id));
-      std::vector<ChunkLocation> moved;
-      for (const auto& loc : rows) {
-        std::vector<std::byte> payload;
-        PackEntry e{loc.id, loc.offset, loc.raw_len, loc.stored_len, loc.codec};
-        Status st = reader->ReadPayload(e, &payload);
-        if (!st.ok()) return st.WithContext("gc: compacting pack " + path);
-        std::lock_guard<std::mutex> l(mu_);
-        if (!active_ || active_->size() >= config_.pack_target_size)
-          CKPTFS_RETURN_IF_ERROR(RotateLocked());
-        auto entry = active_->Add(loc.id, loc.codec, loc.raw_len, payload);
-        if (!entry.ok()) {
-          active_.reset();
-          return entry.status();
-        }
-        active_dirty_ = true;
-        ChunkLocation n = loc;
-        n.pack_id = active_->pack_id();
-        n.offset = entry->offset;
-        moved.push_back(n);
-      }
-      CKPTFS_RETURN_IF_ERROR(SyncData());
-      CKPTFS_RETURN_IF_ERROR(meta_->RelocateChunks(moved));
-      res.packs_compacted++;
-      // The live records now occupy space in another pack: only the rest of
-      // the old file is reclaimed.
-      for (const auto& m : moved) rewritten += pack::kRecordHeaderSize + m.stored_len;
+    const double live = file_size ? static_cast<double>(p.live_bytes) / file_size : 1.0;
+    if (live < min_live_ratio) compact.push_back({live, p, file_size});
+  }
+  std::sort(compact.begin(), compact.end(),
+            [](const Candidate& x, const Candidate& y) { return x.live < y.live; });
+  done = packs.size() + (packs.size() - compact.size());
+  for (const Candidate& c : compact) {
+    if (progress) progress(++done, 2 * packs.size());
+    const PackInfo& p = c.pack;
+    const std::string path = PackPath(p.pack_id);
+    // Room for the copy, the pack writer's buffers and the index update.
+    auto space = env_->GetSpace(dir_);
+    if (space.ok() && space->free_bytes < p.live_bytes + kGcCompactionSlack) {
+      res.packs_not_compacted++;
+      continue;
     }
-    // No row points into this pack any more: drop the row, then the file.
-    CKPTFS_RETURN_IF_ERROR(meta_->RemovePack(p.pack_id));
-    {
+    // Compaction: copy live records into the active pack, sync, repoint the
+    // rows in one transaction, and only then delete the old file.
+    CKPTFS_ASSIGN_OR_RETURN(auto reader, Reader(p.pack_id));
+    CKPTFS_ASSIGN_OR_RETURN(auto rows, meta_->ListChunksInPack(p.pack_id));
+    std::vector<ChunkLocation> moved;
+    Status st;
+    for (const auto& loc : rows) {
+      std::vector<std::byte> payload;
+      PackEntry e{loc.id, loc.offset, loc.raw_len, loc.stored_len, loc.codec};
+      st = reader->ReadPayload(e, &payload);
+      if (!st.ok()) return st.WithContext("gc: compacting pack " + path);
       std::lock_guard<std::mutex> l(mu_);
-      readers_.erase(p.pack_id);
+      if (!active_ || active_->size() >= config_.pack_target_size) st = RotateLocked();
+      if (!st.ok()) break;
+      auto entry = active_->Add(loc.id, loc.codec, loc.raw_len, payload);
+      if (!entry.ok()) {
+        active_.reset();
+        st = entry.status();
+        break;
+      }
+      active_dirty_ = true;
+      ChunkLocation n = loc;
+      n.pack_id = active_->pack_id();
+      n.offset = entry->offset;
+      moved.push_back(n);
     }
-    if (env_->RemoveFile(path).ok()) {
-      res.bytes_reclaimed += file_size > rewritten ? file_size - rewritten : 0;
-      if (p.chunks == 0) res.packs_deleted++;
+    if (st.ok()) st = SyncData();
+    if (st.ok()) st = meta_->RelocateChunks(moved);
+    if (st.err() == ENOSPC) {
+      // The old pack is intact and its rows unchanged; the copies made so
+      // far are records no row names, cut or compacted by a later gc.
+      res.packs_not_compacted++;
+      break;
     }
+    CKPTFS_RETURN_IF_ERROR(st);
+    res.packs_compacted++;
+    // The live records now occupy space in another pack: only the rest of
+    // the old file is reclaimed.
+    uint64_t rewritten = 0;
+    for (const auto& m : moved) rewritten += pack::kRecordHeaderSize + m.stored_len;
+    CKPTFS_RETURN_IF_ERROR(drop_pack(p.pack_id, path, c.file_size, rewritten, /*empty=*/false));
   }
   // Pack files with no row at all (a crash between file creation and its
   // row). Re-read the rows: compaction above may have opened new packs.
   CKPTFS_RETURN_IF_ERROR(WaitSealed());
   CKPTFS_ASSIGN_OR_RETURN(auto now_packs, meta_->ListPacks());
-  known.clear();
+  std::set<uint32_t> known;
   for (const auto& p : now_packs) known.insert(p.pack_id);
   {
     std::lock_guard<std::mutex> l(mu_);

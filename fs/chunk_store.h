@@ -97,7 +97,13 @@ class ChunkStore {
   // live ratio is below `min_live_ratio`, deletes packs with no rows.
   struct GcResult {
     uint64_t chunks_deleted = 0, packs_compacted = 0, packs_deleted = 0, bytes_reclaimed = 0;
+    // Packs due for compaction that were left as they are: the disk had no
+    // room for a copy of their live records (compaction stops at the first
+    // ENOSPC). A later gc, with more space, compacts them.
+    uint64_t packs_not_compacted = 0;
   };
+  // Free space a compaction needs beyond the live bytes it copies.
+  static constexpr uint64_t kGcCompactionSlack = 16ull << 20;
   Result<GcResult> Gc(double min_live_ratio, const std::function<void(uint64_t, uint64_t)>& progress);
 
   // Seals the active pack (at close of the store).

@@ -91,6 +91,7 @@ struct GcReport {
   uint64_t packs_compacted = 0;
   uint64_t packs_deleted = 0;
   uint64_t bytes_reclaimed = 0;  // pack file bytes freed on disk
+  uint64_t packs_not_compacted = 0;  // due, but no room on the disk for the copy
 };
 
 // Progress callback for long operations: (done, total) in bytes or items.

@@ -705,6 +705,7 @@ Result<GcReport> FilesystemImpl::Gc(const ProgressFn& progress) {
   rep.packs_compacted = r.packs_compacted;
   rep.packs_deleted = r.packs_deleted;
   rep.bytes_reclaimed = r.bytes_reclaimed;
+  rep.packs_not_compacted = r.packs_not_compacted;
   EnsureReserve();
   return rep;
 }

@@ -11,6 +11,9 @@
 #include <thread>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <fstream>
 
 #include "base/fault_env.h"
 #include "codec/chunker.h"
@@ -400,6 +403,47 @@ TEST_F(FilesystemTest, GetAttrDuringCommitSeesTheWrittenSize) {
     wrong += bad;
   }
   EXPECT_EQ(wrong, 0) << "stats that saw another size than the file had";
+}
+
+// On a full disk, deleting files and running gc must make room: packs with
+// nothing live are deleted first, which needs no space, and a compaction
+// that finds no room is left for later instead of failing the whole gc.
+TEST_F(FilesystemTest, GcOnAFullDiskDeletesDeadPacksBeforeCompacting) {
+  {
+    const std::string cfg = dir_.path() + "/store/ckptfs.json";
+    auto text = Env::Default()->ReadFileToString(cfg);
+    ASSERT_TRUE(text.ok());
+    auto j = nlohmann::json::parse(*text);
+    j["pack_target_size"] = 256 << 10;  // many small packs
+    std::ofstream(cfg) << j.dump(2);
+  }
+  FaultInjectionEnv& env = fault_env_;
+  Reopen(&env);
+  // keep and junk_a share the first packs (a compaction candidate once
+  // junk_a is gone); junk_b fills packs of its own.
+  auto keep = RandomBytes(100000, 60);
+  Ino k = MakeFile(kRootIno, "keep", keep);
+  MakeFile(kRootIno, "junk_a", RandomBytes(300000, 61));
+  MakeFile(kRootIno, "junk_b", RandomBytes(1500000, 62));
+  ASSERT_TRUE(fs_->Unlink(kRootIno, "junk_a").ok());
+  ASSERT_TRUE(fs_->Unlink(kRootIno, "junk_b").ok());
+  env.SetSpaceLimit(env.bytes_written() + 4096);  // the disk is full
+  auto gc = fs_->Gc(nullptr);
+  ASSERT_TRUE(gc.ok()) << gc.status().ToString();
+  EXPECT_GE(gc->packs_deleted, 3u);
+  EXPECT_GT(gc->bytes_reclaimed, 1000000u);
+  EXPECT_GE(gc->packs_not_compacted, 1u);
+  EXPECT_EQ(ReadAll(k), keep);
+  // With room again, the next gc compacts what was left.
+  env.ClearSpaceLimit();
+  auto again = fs_->Gc(nullptr);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_GE(again->packs_compacted, 1u);
+  EXPECT_EQ(again->packs_not_compacted, 0u);
+  EXPECT_EQ(ReadAll(k), keep);
+  auto fsck = fs_->Fsck(nullptr);
+  ASSERT_TRUE(fsck.ok());
+  EXPECT_TRUE(fsck->ok());
 }
 
 TEST_F(FilesystemTest, OpenRefusesNonStoresAndLockedStores) {

@@ -190,7 +190,8 @@ json GcToJson(const GcReport& r) {
   return {{"chunks_deleted", r.chunks_deleted},
           {"packs_compacted", r.packs_compacted},
           {"packs_deleted", r.packs_deleted},
-          {"bytes_reclaimed", r.bytes_reclaimed}};
+          {"bytes_reclaimed", r.bytes_reclaimed},
+          {"packs_not_compacted", r.packs_not_compacted}};
 }
 
 Result<std::unique_ptr<ControlServer>> ControlServer::Start(Filesystem& fs) {
