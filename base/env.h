@@ -120,6 +120,10 @@ class Env {
   // Creates `path` (if missing) with `bytes` allocated on disk, so that a
   // later RemoveFile() frees real space (the store's ENOSPC reserve).
   virtual Status Preallocate(const std::string& path, uint64_t bytes) = 0;
+  // Frees the disk blocks of [offset, offset+len) of an existing file, which
+  // then reads as zeros; the file size does not change. NotSupported where
+  // the filesystem cannot punch holes.
+  virtual Status PunchHole(const std::string& path, uint64_t offset, uint64_t len) = 0;
   // Non-blocking exclusive flock(); Busy when another process holds it.
   virtual Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) = 0;
 

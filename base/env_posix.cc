@@ -335,6 +335,17 @@ class PosixEnv final : public Env {
     if (rc != 0) return Status::FromErrno("fallocate " + path, rc);
     return Status::OK();
   }
+  Status PunchHole(const std::string& path, uint64_t offset, uint64_t len) override {
+    UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CLOEXEC));
+    if (!fd.valid()) return Status::FromErrno("open " + path, errno);
+    if (::fallocate(fd.get(), FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
+                    static_cast<off_t>(offset), static_cast<off_t>(len)) != 0) {
+      if (errno == EOPNOTSUPP || errno == ENOSYS)
+        return Status::NotSupported("punching holes in " + path);
+      return Status::FromErrno("fallocate(PUNCH_HOLE) " + path, errno);
+    }
+    return Status::OK();
+  }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& path) override {
     UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!fd.valid()) return Status::FromErrno("open " + path, errno);

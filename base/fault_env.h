@@ -62,6 +62,9 @@ class FaultInjectionEnv final : public Env {
     if (!Charge(bytes)) return Status::FromErrno("fallocate " + p + " (injected)", ENOSPC);
     return target_->Preallocate(p, bytes);
   }
+  Status PunchHole(const std::string& p, uint64_t offset, uint64_t len) override {
+    return target_->PunchHole(p, offset, len);
+  }
   Result<std::unique_ptr<FileLock>> LockFile(const std::string& p) override {
     return target_->LockFile(p);
   }

@@ -149,6 +149,25 @@ Status ChunkStore::OpenNewPackLocked() {
   return Status::OK();
 }
 
+Status ChunkStore::CheckSpaceForData(size_t bytes) {
+  // Chunk data stops short of a full disk, so that SQLite keeps room to
+  // delete files and gc to punch holes: a store whose disk filled up to the
+  // last block could refuse even `rm` (SQLite needs space to log a delete).
+  // statvfs is cheap but not free: every 4 MiB, and every chunk once the
+  // disk is within twice the floor.
+  const uint64_t since = unchecked_bytes_.fetch_add(bytes) + bytes;
+  if (!space_low_.load(std::memory_order_relaxed) && since < (4ull << 20)) return Status::OK();
+  unchecked_bytes_ = 0;
+  auto space = env_->GetSpace(dir_);
+  if (!space.ok()) return Status::OK();  // no answer: let the write itself find out
+  const uint64_t floor = std::clamp<uint64_t>(space->total_bytes / 100, 8ull << 20, 64ull << 20);
+  space_low_ = space->free_bytes < 2 * floor;
+  if (space->free_bytes >= floor) return Status::OK();
+  return Status::NoSpace("store " + dir_ + ": disk has " + std::to_string(space->free_bytes >> 20) +
+                         " MiB free, under the " + std::to_string(floor >> 20) +
+                         " MiB kept for deleting files and gc");
+}
+
 Result<PutResult> ChunkStore::Put(ByteSpan raw) {
   if (options_.read_only) return Status::Errno(EROFS, "store is mounted read-only");
   ChunkId id = hasher_.Hash(raw);
@@ -170,6 +189,7 @@ Result<PutResult> ChunkStore::Put(ByteSpan raw) {
     stats_.dedup_hits++;
     return PutResult{*found, false};
   }
+  CKPTFS_RETURN_IF_ERROR(CheckSpaceForData(raw.size()));
   CompressedChunk c = compressor_.Compress(raw);
   const uint32_t crc = crc32c::Value(c.payload.data(), c.payload.size());
   std::lock_guard<std::mutex> l(mu_);
@@ -490,10 +510,72 @@ Status ChunkStore::VerifyPackFooters(std::vector<std::string>* problems) {
   return Status::OK();
 }
 
+Status ChunkStore::FreeDeadRecordsInPlace(const PackInfo& p, GcResult* res) {
+  // Dead records lie between the live ones (the index rows) and the end of
+  // the records: the footer's start in a sealed pack, the last live record
+  // in an unsealed one (its tail was cut already). Offsets do not move, so
+  // the rows, the footer and readers are unaffected; the holes read as
+  // zeros and are never read. REQUIRES gc_mu_ held exclusively.
+  const std::string path = PackPath(p.pack_id);
+  CKPTFS_ASSIGN_OR_RETURN(auto rows, meta_->ListChunksInPack(p.pack_id));
+  uint64_t end = pack::kPackHeaderSize;
+  for (const auto& r : rows) end = std::max(end, r.offset + pack::kRecordHeaderSize + r.stored_len);
+  if (p.sealed) {
+    CKPTFS_ASSIGN_OR_RETURN(auto reader, Reader(p.pack_id));
+    CKPTFS_ASSIGN_OR_RETURN(auto footer, reader->ReadFooter());
+    for (const auto& e : footer)
+      end = std::max(end, e.offset + pack::kRecordHeaderSize + e.stored_len);
+  }
+  std::sort(rows.begin(), rows.end(),
+            [](const ChunkLocation& a, const ChunkLocation& b) { return a.offset < b.offset; });
+  constexpr uint64_t kBlock = 4096;
+  uint64_t at = pack::kPackHeaderSize, freed = 0;
+  auto punch = [&](uint64_t a, uint64_t b) -> Status {
+    // Only whole blocks are freed; the partial ones are zeroed in place.
+    const uint64_t first = (a + kBlock - 1) / kBlock * kBlock, last = b / kBlock * kBlock;
+    if (last <= first) return Status::OK();
+    CKPTFS_RETURN_IF_ERROR(env_->PunchHole(path, first, last - first));
+    freed += last - first;
+    return Status::OK();
+  };
+  Status st;
+  for (const auto& r : rows) {
+    if (r.offset > at && st.ok()) st = punch(at, r.offset);
+    at = std::max<uint64_t>(at, r.offset + pack::kRecordHeaderSize + r.stored_len);
+  }
+  if (st.ok() && end > at) st = punch(at, end);
+  if (st.code() == Code::kNotSupported) {
+    res->packs_not_compacted++;
+    return Status::OK();
+  }
+  CKPTFS_RETURN_IF_ERROR(st);
+  res->packs_freed_in_place++;
+  res->bytes_reclaimed += freed;
+  return Status::OK();
+}
+
 Result<ChunkStore::GcResult> ChunkStore::Gc(
     double min_live_ratio, const std::function<void(uint64_t, uint64_t)>& progress) {
   if (options_.read_only) return Status::Errno(EROFS, "store is mounted read-only");
   std::unique_lock<std::shared_mutex> gc_lock(gc_mu_);
+  // The active pack may end in the records of writes that failed (the
+  // free-space floor refuses a chunk without breaking the pack writer), and
+  // gc neither cuts nor punches the active pack. So when a good part of it
+  // is dead and no write in progress points into it, it is sealed first.
+  CKPTFS_ASSIGN_OR_RETURN(auto before, meta_->ListPacks());
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (active_) {
+      uint64_t live = 0;
+      for (const auto& p : before)
+        if (p.pack_id == active_->pack_id()) live = p.live_bytes;
+      bool pinned = false;
+      for (const auto& [id, loc] : pending_) pinned |= loc.pack_id == active_->pack_id();
+      const uint64_t dead = active_->size() > live ? active_->size() - live : 0;
+      if (!pinned && dead > std::max<uint64_t>(1 << 20, active_->size() / 4))
+        (void)RotateLocked();  // on failure the next Put opens a fresh pack
+    }
+  }
   // A pack still being sealed is neither active nor sealed in the index; it
   // must not be mistaken for a torn one.
   CKPTFS_RETURN_IF_ERROR(WaitSealed());
@@ -583,9 +665,10 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
     const PackInfo& p = c.pack;
     const std::string path = PackPath(p.pack_id);
     // Room for the copy, the pack writer's buffers and the index update.
+    // Without it the dead records' blocks are freed in place instead.
     auto space = env_->GetSpace(dir_);
     if (space.ok() && space->free_bytes < p.live_bytes + kGcCompactionSlack) {
-      res.packs_not_compacted++;
+      CKPTFS_RETURN_IF_ERROR(FreeDeadRecordsInPlace(p, &res));
       continue;
     }
     // Compaction: copy live records into the active pack, sync, repoint the
@@ -619,8 +702,8 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
     if (st.err() == ENOSPC) {
       // The old pack is intact and its rows unchanged; the copies made so
       // far are records no row names, cut or compacted by a later gc.
-      res.packs_not_compacted++;
-      break;
+      CKPTFS_RETURN_IF_ERROR(FreeDeadRecordsInPlace(p, &res));
+      continue;
     }
     CKPTFS_RETURN_IF_ERROR(st);
     res.packs_compacted++;

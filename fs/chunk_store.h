@@ -97,10 +97,11 @@ class ChunkStore {
   // live ratio is below `min_live_ratio`, deletes packs with no rows.
   struct GcResult {
     uint64_t chunks_deleted = 0, packs_compacted = 0, packs_deleted = 0, bytes_reclaimed = 0;
-    // Packs due for compaction that were left as they are: the disk had no
-    // room for a copy of their live records (compaction stops at the first
-    // ENOSPC). A later gc, with more space, compacts them.
-    uint64_t packs_not_compacted = 0;
+    // Packs due for compaction for which the disk had no room to copy their
+    // live records: their dead records' blocks were freed in place (holes
+    // punched), or, where the filesystem cannot punch holes, they were left
+    // as they are. A later gc with more space compacts them.
+    uint64_t packs_freed_in_place = 0, packs_not_compacted = 0;
   };
   // Free space a compaction needs beyond the live bytes it copies.
   static constexpr uint64_t kGcCompactionSlack = 16ull << 20;
@@ -128,6 +129,10 @@ class ChunkStore {
   // waits until at most `keep` are still in flight.
   void ReapSealedLocked(size_t keep);
   Result<std::shared_ptr<PackReader>> Reader(uint32_t pack_id);
+  // NoSpace when the disk is down to the free space kept for metadata.
+  Status CheckSpaceForData(size_t bytes);
+  // gc without free space: punches holes over the dead records of `p`.
+  Status FreeDeadRecordsInPlace(const PackInfo& p, GcResult* res);
   Result<ChunkBytes> Load(const ChunkId& id);      // no cache, verifies
   // Load of several chunks, results in the order of `ids`.
   std::vector<Result<ChunkBytes>> LoadMany(std::span<const ChunkId> ids);
@@ -160,6 +165,8 @@ class ChunkStore {
   ChunkStoreStats stats_;
   std::mutex sync_mu_;  // serializes SyncData so concurrent committers share one fdatasync
   // Last member: destroyed (joined) first, as its tasks use everything above.
+  std::atomic<uint64_t> unchecked_bytes_{~0ull >> 1};  // since the last space check
+  std::atomic<bool> space_low_{false};                 // near the floor: check every chunk
   std::atomic<bool> closing_{false};  // queued prefetches skip their load
   std::unique_ptr<ThreadPool> prefetch_pool_;
 };

@@ -91,7 +91,9 @@ struct GcReport {
   uint64_t packs_compacted = 0;
   uint64_t packs_deleted = 0;
   uint64_t bytes_reclaimed = 0;  // pack file bytes freed on disk
-  uint64_t packs_not_compacted = 0;  // due, but no room on the disk for the copy
+  // Due for compaction, but no room on the disk for the copy: freed in
+  // place (holes punched over dead records), or left for a later gc.
+  uint64_t packs_freed_in_place = 0, packs_not_compacted = 0;
 };
 
 // Progress callback for long operations: (done, total) in bytes or items.

@@ -706,6 +706,7 @@ Result<GcReport> FilesystemImpl::Gc(const ProgressFn& progress) {
   rep.packs_deleted = r.packs_deleted;
   rep.bytes_reclaimed = r.bytes_reclaimed;
   rep.packs_not_compacted = r.packs_not_compacted;
+  rep.packs_freed_in_place = r.packs_freed_in_place;
   EnsureReserve();
   return rep;
 }

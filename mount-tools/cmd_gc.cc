@@ -29,6 +29,9 @@ Runner AddGc(CLI::App& app) {
     std::printf("reclaimed %s (%llu chunks deleted, %llu packs deleted, %llu packs compacted)\n",
                 HumanSize(u("bytes_reclaimed")).c_str(), u("chunks_deleted"), u("packs_deleted"),
                 u("packs_compacted"));
+    if (u("packs_freed_in_place"))
+      std::printf("%llu packs freed in place (no room to compact them; a later gc will)\n",
+                  u("packs_freed_in_place"));
     if (u("packs_not_compacted"))
       std::printf("%llu packs not compacted: not enough free space for a copy of their live "
                   "data; free space and run gc again\n",

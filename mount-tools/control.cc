@@ -191,6 +191,7 @@ json GcToJson(const GcReport& r) {
           {"packs_compacted", r.packs_compacted},
           {"packs_deleted", r.packs_deleted},
           {"bytes_reclaimed", r.bytes_reclaimed},
+          {"packs_freed_in_place", r.packs_freed_in_place},
           {"packs_not_compacted", r.packs_not_compacted}};
 }
 

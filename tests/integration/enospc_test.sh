@@ -21,9 +21,24 @@ ls -l "$MNT" > /dev/null || fail "ls after ENOSPC"
 rm -f "$MNT/fill"
 "$CKPTFS" gc "$MNT" || fail "gc after ENOSPC"
 echo "after" > "$MNT/small" && [ "$(cat "$MNT/small")" = after ] || fail "write after freeing space"
+
+log "full of committed files that share keep's pack: deleting them must make room"
+i=0
+while head -c 1M /dev/urandom > "$MNT/part$i" 2>/dev/null; do i=$((i + 1)); done
+[ $i -gt 10 ] || fail "only $i 1 MiB files fit"
+for round in 1 2 3; do
+  if head -c 3M /dev/urandom >> "$MNT/keep" 2>/dev/null; then fail "append to a full store succeeded"; fi
+done
+[ "$(sha256sum < "$MNT/keep")" = "$sha" ] || fail "keep changed by failed appends"
+rm -f "$MNT"/part* || fail "rm on a full store"
+"$CKPTFS" gc "$MNT" || fail "gc on a full store"
+free_kib=$(df -k --output=avail "$WORK/tmpfs" | tail -1)
+[ "$free_kib" -gt $((24 * 1024)) ] || fail "gc left only $free_kib KiB free after deleting $i MiB"
+head -c 16M /dev/urandom > "$MNT/after16" || fail "16 MiB write after gc"
 umount_store
 mount_store
 [ "$(sha256sum < "$MNT/keep")" = "$sha" ] || fail "existing file changed after remount"
+[ "$(stat -c %s "$MNT/after16")" = $((16 << 20)) ] || fail "after16 has the wrong size"
 "$CKPTFS" fsck "$MNT" > /dev/null || fail "fsck after ENOSPC"
 umount_store
 echo PASS
