@@ -429,22 +429,27 @@ void ChunkStore::Prefetch(std::span<const ChunkId> ids) {
       inflight_.emplace(id, c.promise.get_future().share());
     }
   }
-  if (claims->empty()) return;
-  prefetch_pool_->Submit([this, claims] {
-    std::vector<ChunkId> want;
-    for (const Claim& c : *claims) want.push_back(c.id);
-    std::vector<Result<ChunkBytes>> got;
-    if (closing_.load(std::memory_order_relaxed))
-      got.assign(want.size(), Status::Errno(ECANCELED, "store is closing"));
-    else
-      got = LoadMany(want);
-    for (size_t i = 0; i < claims->size(); ++i) {
-      if (got[i].ok()) cache_.Put(want[i], *got[i]);
-      (*claims)[i].promise.set_value(got[i]);
-    }
-    std::lock_guard<std::mutex> l(mu_);
-    for (const ChunkId& id : want) inflight_.erase(id);
-  });
+  // Claims are loaded in groups, one task each: a reader waits only for the
+  // group that holds its chunk, and a large claim (a reader's first, the
+  // whole window) spreads over the prefetch threads.
+  for (size_t first = 0; first < claims->size(); first += kPrefetchGroup) {
+    const size_t last = std::min(claims->size(), first + kPrefetchGroup);
+    prefetch_pool_->Submit([this, claims, first, last] {
+      std::vector<ChunkId> want;
+      for (size_t i = first; i < last; ++i) want.push_back((*claims)[i].id);
+      std::vector<Result<ChunkBytes>> got;
+      if (closing_.load(std::memory_order_relaxed))
+        got.assign(want.size(), Status::Errno(ECANCELED, "store is closing"));
+      else
+        got = LoadMany(want);
+      for (size_t i = first; i < last; ++i) {
+        if (got[i - first].ok()) cache_.Put(want[i - first], *got[i - first]);
+        (*claims)[i].promise.set_value(got[i - first]);
+      }
+      std::lock_guard<std::mutex> l(mu_);
+      for (const ChunkId& id : want) inflight_.erase(id);
+    });
+  }
 }
 
 Status ChunkStore::VerifyAll(const std::function<void(uint64_t, uint64_t)>& progress,

@@ -84,6 +84,7 @@ class ChunkStore {
   // next to each other in a pack are read together (up to kMaxReadRun bytes).
   void Prefetch(std::span<const ChunkId> ids);
   static constexpr uint64_t kMaxReadRun = 4ull << 20;
+  static constexpr size_t kPrefetchGroup = 8;  // chunks per prefetch task
 
   // fsck: reads and verifies every chunk row; also checks that each pack file
   // exists. `bad` receives the ids that failed with a message.

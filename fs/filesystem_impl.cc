@@ -484,7 +484,11 @@ void FilesystemImpl::ReadAhead(const Handle& h, const OpenInode& node, uint64_t 
   // copies this piece out. REQUIRES: node.mu held shared, node clean.
   if (!options_.readahead_chunks || offset != h.next_offset.load(std::memory_order_relaxed))
     return;
-  const uint64_t ahead = uint64_t{options_.readahead_chunks} * config_.chunker.avg_size;
+  // At most an eighth of the chunk cache, so that a few sequential readers
+  // (or a store of large chunks) do not evict their own readahead.
+  const uint64_t ahead =
+      std::min<uint64_t>(uint64_t{options_.readahead_chunks} * config_.chunker.avg_size,
+                         std::max<uint64_t>(options_.cache_bytes / 8, config_.chunker.max_size));
   chunks_->Prefetch(node.data->ChunksIn(offset + n, ahead));
 }
 
