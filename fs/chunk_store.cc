@@ -656,6 +656,7 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
         }
         CKPTFS_RETURN_IF_ERROR(env_->TruncateFile(path, end));
         res.bytes_reclaimed += file_size - end;
+        res.pack_tails_cut++;
         file_size = end;
       }
     }

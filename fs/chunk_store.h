@@ -103,6 +103,7 @@ class ChunkStore {
     // punched), or, where the filesystem cannot punch holes, they were left
     // as they are. A later gc with more space compacts them.
     uint64_t packs_freed_in_place = 0, packs_not_compacted = 0;
+    uint64_t pack_tails_cut = 0;  // unsealed packs whose unnamed tail was cut off
   };
   // Free space a compaction needs beyond the live bytes it copies.
   static constexpr uint64_t kGcCompactionSlack = 16ull << 20;

@@ -64,6 +64,15 @@ Status NotAStoreError(Env* env, const std::string& dir) {
                                                "`ckptfs init` created)")));
 }
 
+namespace {
+
+bool DiskNearlyFull(Env* env, const std::string& dir) {
+  auto space = env->GetSpace(dir);
+  return space.ok() && space->free_bytes < (1u << 20);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Filesystem>> Filesystem::Open(const std::string& dir,
                                                      const StoreOptions& options_in) {
   StoreOptions options = options_in;
@@ -84,6 +93,18 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Open(const std::string& dir,
   SqliteMetadataOptions mo;
   mo.read_only = options.read_only;
   auto meta = OpenSqliteMetadata(dir + "/meta.db", mo);
+  if (!meta.ok() && DiskNearlyFull(env, dir)) {
+    // SQLite cannot create its log and shared-memory files on a full disk
+    // (filled from outside the store: the mounted daemon keeps its own
+    // floor). The reserve is there for this: it goes, so that rm and gc can
+    // run, and the next writable open re-creates it once there is room.
+    if (env->FileExists(dir + "/reserve") && env->RemoveFile(dir + "/reserve").ok())
+      meta = OpenSqliteMetadata(dir + "/meta.db", mo);
+    if (!meta.ok())
+      return Status::NoSpace("store " + dir + ": the disk is full, and the metadata database " +
+                             "cannot open without a little free space (" +
+                             meta.status().message() + "); free some space outside the store");
+  }
   if (!meta.ok()) return meta.status().WithContext("store " + dir);
   unsigned workers = options.workers ? options.workers : std::thread::hardware_concurrency();
   auto pool = std::make_unique<ThreadPool>(workers ? workers : 2);

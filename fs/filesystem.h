@@ -94,6 +94,7 @@ struct GcReport {
   // Due for compaction, but no room on the disk for the copy: freed in
   // place (holes punched over dead records), or left for a later gc.
   uint64_t packs_freed_in_place = 0, packs_not_compacted = 0;
+  uint64_t pack_tails_cut = 0;  // failed writes' records cut off the end of a pack
 };
 
 // Progress callback for long operations: (done, total) in bytes or items.

@@ -711,6 +711,7 @@ Result<GcReport> FilesystemImpl::Gc(const ProgressFn& progress) {
   rep.bytes_reclaimed = r.bytes_reclaimed;
   rep.packs_not_compacted = r.packs_not_compacted;
   rep.packs_freed_in_place = r.packs_freed_in_place;
+  rep.pack_tails_cut = r.pack_tails_cut;
   EnsureReserve();
   return rep;
 }

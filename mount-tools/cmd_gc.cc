@@ -29,6 +29,8 @@ Runner AddGc(CLI::App& app) {
     std::printf("reclaimed %s (%llu chunks deleted, %llu packs deleted, %llu packs compacted)\n",
                 HumanSize(u("bytes_reclaimed")).c_str(), u("chunks_deleted"), u("packs_deleted"),
                 u("packs_compacted"));
+    if (u("pack_tails_cut"))
+      std::printf("%llu pack tails cut (records of writes that failed)\n", u("pack_tails_cut"));
     if (u("packs_freed_in_place"))
       std::printf("%llu packs freed in place (no room to compact them; a later gc will)\n",
                   u("packs_freed_in_place"));

@@ -192,6 +192,7 @@ json GcToJson(const GcReport& r) {
           {"packs_deleted", r.packs_deleted},
           {"bytes_reclaimed", r.bytes_reclaimed},
           {"packs_freed_in_place", r.packs_freed_in_place},
+          {"pack_tails_cut", r.pack_tails_cut},
           {"packs_not_compacted", r.packs_not_compacted}};
 }
 

@@ -41,4 +41,15 @@ mount_store
 [ "$(stat -c %s "$MNT/after16")" = $((16 << 20)) ] || fail "after16 has the wrong size"
 "$CKPTFS" fsck "$MNT" > /dev/null || fail "fsck after ENOSPC"
 umount_store
+
+log "offline, on a disk filled from outside the store: rm and gc still work"
+dd if=/dev/zero of="$WORK/tmpfs/outside" bs=64k 2>/dev/null || true
+[ "$(df -k --output=avail "$WORK/tmpfs" | tail -1)" -lt 1024 ] || fail "could not fill the disk"
+out=$("$CKPTFS" rm "$STORE:after16" 2>&1) || fail "offline rm on a full disk: $out"
+"$CKPTFS" gc "$STORE" > /dev/null || fail "offline gc on a full disk"
+rm -f "$WORK/tmpfs/outside"
+"$CKPTFS" ls "$STORE:" | grep -q after16 && fail "after16 is still listed"
+"$CKPTFS" export "$STORE:keep" "$WORK/keep.out" || fail "export keep"
+[ "$(sha256sum < "$WORK/keep.out")" = "$sha" ] || fail "keep changed"
+"$CKPTFS" fsck "$STORE" > /dev/null || fail "fsck after the offline full disk"
 echo PASS
