@@ -152,8 +152,12 @@ bool Encode(Codec codec, std::span<const std::byte> raw, int level, ByteBuffer* 
 // Predictor: a sample from the middle of a large chunk, encoded with each
 // candidate codec at level 1. The sample's winner is close to the winner on
 // the whole chunk (checkpoint tensors are long runs of one dtype) at a
-// fraction of the cost of trying every codec on every byte.
-constexpr size_t kSampleSize = 16 * 1024;
+// fraction of the cost of trying every codec on every byte. 8 KiB rather
+// than 16: the same codec and plane choices on real fp32 and bf16 weights
+// (1.198x, 1.495x), and 12% less compression CPU (64 MiB of fp32 in 256 KiB
+// chunks: 0.042-0.043 s at 16 KiB, 0.037-0.039 s at 8 KiB). At 4 KiB the
+// planes of the sample are 1 KiB, too few bytes to judge a plane by.
+constexpr size_t kSampleSize = 8 * 1024;
 // A chunk whose best sample does not shrink below this fraction is stored
 // raw without compressing the rest (already-compressed or random data).
 constexpr double kIncompressible = 0.98;
