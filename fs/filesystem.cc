@@ -96,14 +96,20 @@ Result<std::unique_ptr<Filesystem>> Filesystem::Open(const std::string& dir,
   if (!meta.ok() && DiskNearlyFull(env, dir)) {
     // SQLite cannot create its log and shared-memory files on a full disk
     // (filled from outside the store: the mounted daemon keeps its own
-    // floor). The reserve is there for this: it goes, so that rm and gc can
-    // run, and the next writable open re-creates it once there is room.
-    if (env->FileExists(dir + "/reserve") && env->RemoveFile(dir + "/reserve").ok())
+    // floor). The reserve is there for this, but only for opens that can
+    // free space (rm, gc, a mount): spent on `ls`, it could be taken by
+    // another writer before the `rm` that needed it. The next writable open
+    // with room re-creates it.
+    if (!options.read_only && env->FileExists(dir + "/reserve") &&
+        env->RemoveFile(dir + "/reserve").ok())
       meta = OpenSqliteMetadata(dir + "/meta.db", mo);
     if (!meta.ok())
-      return Status::NoSpace("store " + dir + ": the disk is full, and the metadata database " +
-                             "cannot open without a little free space (" +
-                             meta.status().message() + "); free some space outside the store");
+      return Status::NoSpace(
+          "store " + dir + ": the disk is full, and the metadata database needs a little free " +
+          "space to open; free some space outside the store" +
+          (options.read_only ? " (or delete files: `ckptfs rm` and `ckptfs gc` can use the "
+                               "store's reserve)"
+                             : ""));
   }
   if (!meta.ok()) return meta.status().WithContext("store " + dir);
   unsigned workers = options.workers ? options.workers : std::thread::hardware_concurrency();

@@ -45,6 +45,13 @@ umount_store
 log "offline, on a disk filled from outside the store: rm and gc still work"
 dd if=/dev/zero of="$WORK/tmpfs/outside" bs=64k 2>/dev/null || true
 [ "$(df -k --output=avail "$WORK/tmpfs" | tail -1)" -lt 1024 ] || fail "could not fill the disk"
+[ -f "$STORE/reserve" ] || fail "no reserve before the disk filled"
+# A read-only command may fail here, but must say why and keep the reserve
+# for the rm below.
+if ! out=$("$CKPTFS" ls "$STORE:" 2>&1); then
+  echo "$out" | grep -q "disk is full" || fail "ls on a full disk: $out"
+fi
+[ -f "$STORE/reserve" ] || fail "a read-only command spent the reserve"
 out=$("$CKPTFS" rm "$STORE:after16" 2>&1) || fail "offline rm on a full disk: $out"
 "$CKPTFS" gc "$STORE" > /dev/null || fail "offline gc on a full disk"
 rm -f "$WORK/tmpfs/outside"
