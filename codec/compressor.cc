@@ -44,6 +44,14 @@ ByteBuffer& ThreadScratch() {
   thread_local ByteBuffer buf;
   return buf;
 }
+// Called after each use: a scratch grown past the default chunk sizes (a
+// store of multi-megabyte chunks) is freed, not kept by every thread that
+// ever (de)compressed one.
+void TrimThreadScratch() {
+  constexpr size_t kKeep = 4u << 20;
+  ByteBuffer& buf = ThreadScratch();
+  if (buf.capacity() > kKeep) ByteBuffer().swap(buf);
+}
 
 // Plane frames are coded "entropy first", close to Huffman-only: a plane
 // of exponent bytes has low order-0 entropy but few long repeats, so short
@@ -146,6 +154,7 @@ bool Encode(Codec codec, std::span<const std::byte> raw, int level, ByteBuffer* 
     if (plane_ratio && !plane.empty())
       (*plane_ratio)[j] = static_cast<double>(out->size() - at) / plane.size();
   }
+  TrimThreadScratch();
   return true;
 }
 
@@ -243,7 +252,10 @@ Status Compressor::Decompress(Codec codec, std::span<const std::byte> payload,
       if (r != out.size())
         return corrupt("decodes to " + std::to_string(r) + " bytes, expected " +
                        std::to_string(out.size()));
-      if (codec != Codec::kZstd) planes::Merge(grouped, PlaneWidth(codec), out);
+      if (codec != Codec::kZstd) {
+        planes::Merge(grouped, PlaneWidth(codec), out);
+        TrimThreadScratch();
+      }
       return Status::OK();
     }
   }

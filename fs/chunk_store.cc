@@ -362,6 +362,10 @@ std::vector<Result<ChunkBytes>> ChunkStore::LoadMany(std::span<const ChunkId> id
     }
     a = b;
   }
+  // Scratch larger than a default read run (records of a store with
+  // multi-megabyte chunks) is not kept per thread: with ~15 threads that
+  // load chunks it held hundreds of MiB outside the cache's budget.
+  if (scratch.capacity() > kMaxReadRun + 2 * AlignedBuffer::kAlign) scratch = AlignedBuffer();
   return out;
 }
 
