@@ -311,13 +311,14 @@ std::vector<Result<ChunkBytes>> ChunkStore::LoadMany(std::span<const ChunkId> id
   {
     // A record of the active pack may still be in the writer's buffer.
     std::lock_guard<std::mutex> l(mu_);
-    for (const Item& it : items) {
-      if (!active_ || active_->pack_id() != it.loc.pack_id) continue;
+    const bool in_active = active_ && std::any_of(items.begin(), items.end(), [&](const Item& it) {
+                             return it.loc.pack_id == active_->pack_id();
+                           });
+    if (in_active) {
       if (Status st = active_->Flush(); !st.ok()) {
         for (const Item& x : items) out[x.index] = st;
         return out;
       }
-      break;
     }
   }
   // The index names the pack, so a pack that is missing or unreadable is
@@ -519,6 +520,18 @@ Status ChunkStore::VerifyPackFooters(std::vector<std::string>* problems) {
   return Status::OK();
 }
 
+namespace {
+
+// Where the last of `rows` (records of one pack) ends; the pack header's
+// end when there are none.
+uint64_t EndOfRecords(const std::vector<ChunkLocation>& rows) {
+  uint64_t end = pack::kPackHeaderSize;
+  for (const auto& r : rows) end = std::max(end, r.offset + pack::kRecordHeaderSize + r.stored_len);
+  return end;
+}
+
+}  // namespace
+
 Status ChunkStore::FreeDeadRecordsInPlace(const PackInfo& p, GcResult* res) {
   // Dead records lie between the live ones (the index rows) and the end of
   // the records: the footer's start in a sealed pack, the last live record
@@ -527,8 +540,7 @@ Status ChunkStore::FreeDeadRecordsInPlace(const PackInfo& p, GcResult* res) {
   // zeros and are never read. REQUIRES gc_mu_ held exclusively.
   const std::string path = PackPath(p.pack_id);
   CKPTFS_ASSIGN_OR_RETURN(auto rows, meta_->ListChunksInPack(p.pack_id));
-  uint64_t end = pack::kPackHeaderSize;
-  for (const auto& r : rows) end = std::max(end, r.offset + pack::kRecordHeaderSize + r.stored_len);
+  uint64_t end = EndOfRecords(rows);
   if (p.sealed) {
     CKPTFS_ASSIGN_OR_RETURN(auto reader, Reader(p.pack_id));
     CKPTFS_ASSIGN_OR_RETURN(auto footer, reader->ReadFooter());
@@ -650,9 +662,7 @@ Result<ChunkStore::GcResult> ChunkStore::Gc(
       // that tail frees the space without copying anything; sealed packs
       // are never rewritten in place.
       CKPTFS_ASSIGN_OR_RETURN(auto rows, meta_->ListChunksInPack(p.pack_id));
-      uint64_t end = pack::kPackHeaderSize;
-      for (const auto& loc : rows)
-        end = std::max<uint64_t>(end, loc.offset + pack::kRecordHeaderSize + loc.stored_len);
+      const uint64_t end = EndOfRecords(rows);
       if (file_size > end) {
         {
           std::lock_guard<std::mutex> l(mu_);

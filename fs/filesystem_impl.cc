@@ -157,20 +157,10 @@ std::shared_ptr<FilesystemImpl::OpenInode> FilesystemImpl::FindOpen(Ino ino) {
 }
 
 void FilesystemImpl::Overlay(InodeAttr* attr) {
-  std::shared_ptr<OpenInode> node = FindOpen(attr->ino);
-  if (!node) return;
-  // Commits hold the lock exclusively, so under it the file is either dirty
-  // (its size is the in-memory one) or committed (the row is current). The
-  // row read before the lock may predate a commit that finished since: it is
-  // read again, or a stat racing a close would return the old size, and the
-  // kernel would cache it.
-  std::shared_lock<std::shared_mutex> l(node->mu);
-  if (node->data && node->data->dirty()) {
-    attr->size = node->data->size();
-    if (node->last_write_ns) attr->mtime_ns = attr->ctime_ns = node->last_write_ns;
-  } else if (auto now = meta_->GetAttr(attr->ino); now.ok()) {
-    *attr = *now;
-  }
+  // An attribute a metadata operation returned may predate a commit that
+  // finished since; for an open file it is replaced by the current one.
+  if (!FindOpen(attr->ino)) return;
+  if (auto now = GetAttr(attr->ino); now.ok()) *attr = *now;
 }
 
 // --- namespace --------------------------------------------------------------
@@ -182,8 +172,19 @@ Result<InodeAttr> FilesystemImpl::Lookup(Ino parent, std::string_view name) {
 }
 
 Result<InodeAttr> FilesystemImpl::GetAttr(Ino ino) {
+  std::shared_ptr<OpenInode> node = FindOpen(ino);
+  if (!node) return meta_->GetAttr(ino);
+  // Commits hold the lock exclusively, so under it the file is either dirty
+  // (its size is the in-memory one) or committed (its row is current). A row
+  // read before taking the lock could predate a commit that finished in
+  // between: a stat racing a close returned the old size, which the kernel
+  // then cached.
+  std::shared_lock<std::shared_mutex> l(node->mu);
   CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, meta_->GetAttr(ino));
-  if (S_ISREG(a.mode)) Overlay(&a);
+  if (node->data && node->data->dirty()) {
+    a.size = node->data->size();
+    if (node->last_write_ns) a.mtime_ns = a.ctime_ns = node->last_write_ns;
+  }
   return a;
 }
 
@@ -489,7 +490,11 @@ void FilesystemImpl::ReadAhead(const Handle& h, const OpenInode& node, uint64_t 
   const uint64_t ahead =
       std::min<uint64_t>(uint64_t{options_.readahead_chunks} * config_.chunker.avg_size,
                          std::max<uint64_t>(options_.cache_bytes / 8, config_.chunker.max_size));
-  chunks_->Prefetch(node.data->ChunksIn(offset + n, ahead));
+  const uint64_t from = offset + n, to = from + ahead;
+  uint64_t start = h.readahead_end.load(std::memory_order_relaxed);
+  if (start < from || start > to) start = from;  // first read, or after a seek
+  h.readahead_end.store(to, std::memory_order_relaxed);
+  if (start < to) chunks_->Prefetch(node.data->ChunksIn(start, to - start));
 }
 
 Result<size_t> FilesystemImpl::Read(FileHandle fh, uint64_t offset, std::span<std::byte> out) {

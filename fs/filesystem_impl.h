@@ -95,6 +95,9 @@ class FilesystemImpl final : public Filesystem {
     // Where a sequential reader reads next: a readahead hint that concurrent
     // reads of one handle (the kernel's async reads) update without a lock.
     std::atomic<uint64_t> next_offset{0};
+    // End of the range readahead has already claimed: each read claims only
+    // the chunks that entered the window since. A hint like next_offset.
+    mutable std::atomic<uint64_t> readahead_end{0};
   };
 
   Result<std::shared_ptr<OpenInode>> Acquire(Ino ino);
@@ -104,7 +107,7 @@ class FilesystemImpl final : public Filesystem {
   Status Commit(OpenInode& node);  // REQUIRES node.mu held exclusively
   Status MaybeDelete(Ino ino);     // after a name was removed
   Status RemoveName(Ino parent, std::string_view name);  // unlink/rmdir after their checks
-  void Overlay(InodeAttr* attr);   // sizes of open, dirty files
+  void Overlay(InodeAttr* attr);   // an open file's current attributes, via GetAttr
   Status CheckWritable() const;
   Status ReportCorruption(Ino ino, const Status& st);
   void ReadAhead(const Handle& h, const OpenInode& node, uint64_t offset, size_t n);
