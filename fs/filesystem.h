@@ -55,6 +55,10 @@ struct StoreOptions {
   // 32, 1.72-1.81 s at 64, 1.86-1.98 s at 128).
   uint32_t readahead_chunks = 64;
   bool read_only = false;
+  // A file first opened write-only is written around the kernel page cache
+  // (CacheMode().direct_io) until its last handle closes. The mount daemon
+  // turns this on unless the kernel's writeback cache is on.
+  bool direct_writes = false;
   // Background gc: once files holding about this many stored bytes have been
   // deleted (or a write hit ENOSPC), a gc runs on its own thread. 0: never
   // (the CLI); the mount daemon turns it on.
@@ -168,9 +172,17 @@ class Filesystem {
   // `off_out`; writes no chunk data. Returns bytes copied (clipped at EOF).
   virtual Result<size_t> CopyFileRange(FileHandle in, uint64_t off_in, FileHandle out,
                                        uint64_t off_out, size_t len) = 0;
-  // Whether the file changed since the handle's inode was last opened, for
-  // FUSE keep_cache.
-  virtual bool KeepCache(FileHandle fh) = 0;
+  // How the kernel may cache the pages of an open file (FUSE open flags).
+  struct CacheMode {
+    // The file has not changed since its inode was last opened: the kernel
+    // may keep the pages it has cached (FUSE keep_cache).
+    bool keep_cache = false;
+    // Reads and writes of this handle go to us, not through the page cache
+    // (FUSE direct_io). See StoreOptions::direct_writes and
+    // docs/ARCHITECTURE.md for why and when.
+    bool direct_io = false;
+  };
+  virtual CacheMode GetCacheMode(FileHandle fh) = 0;
 
   // --- xattrs ---
   virtual Result<std::string> GetXattr(Ino ino, std::string_view name) = 0;

@@ -354,7 +354,7 @@ Result<std::vector<std::pair<DirEntry, InodeAttr>>> FilesystemImpl::ReadDir(
 
 // --- open files -------------------------------------------------------------
 
-Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino ino) {
+Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino ino, int flags) {
   std::lock_guard<std::mutex> l(open_mu_);
   if (auto it = open_.find(ino); it != open_.end()) {
     it->second->opens++;
@@ -371,9 +371,15 @@ Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino i
                         std::to_string(staging_seq_++);
   node->data = std::make_unique<FileData>(chunks_.get(), pool_.get(), env_, staging,
                                           config_.chunker, std::move(extents), a.size);
+  // Direct mode is chosen only by the first opener: a handle opened later
+  // follows it, so cached and direct handles never share an inode (a direct
+  // write would leave the cached pages of another handle stale). A direct
+  // first open drops what the kernel cached (keep_cache off), so while the
+  // inode is in direct mode nothing of it is cached at all.
+  node->direct_io = options_.direct_writes && (flags & O_ACCMODE) == O_WRONLY;
   auto seen = seen_.find(ino);
-  node->keep_cache =
-      seen != seen_.end() && seen->second == std::make_pair(a.mtime_ns, a.size);
+  node->keep_cache = !node->direct_io && seen != seen_.end() &&
+                     seen->second == std::make_pair(a.mtime_ns, a.size);
   open_.emplace(ino, node);
   return node;
 }
@@ -395,11 +401,17 @@ Status FilesystemImpl::ReleaseNode(const std::shared_ptr<OpenInode>& node) {
     if (!unlinked) st = Commit(*node);
   }
   if (unlinked) return WithReserve([&] { return meta_->DeleteInode(node->ino); });
-  auto a = meta_->GetAttr(node->ino);
-  if (a.ok()) {
-    std::lock_guard<std::mutex> l(open_mu_);
-    seen_[node->ino] = {a->mtime_ns, a->size};
+  // What the kernel cached is known good only after cached handles: a file
+  // written directly has nothing cached, and its next open must not claim
+  // otherwise.
+  std::optional<InodeAttr> a;
+  if (!node->direct_io) {
+    auto got = meta_->GetAttr(node->ino);
+    if (got.ok()) a = *got;
   }
+  std::lock_guard<std::mutex> l(open_mu_);
+  if (a) seen_[node->ino] = {a->mtime_ns, a->size};
+  else seen_.erase(node->ino);
   return st;
 }
 
@@ -456,7 +468,7 @@ Result<std::pair<InodeAttr, FileHandle>> FilesystemImpl::Create(Ino parent, std:
 
 Result<FileHandle> FilesystemImpl::Open(Ino ino, int flags) {
   if (IsWrite(flags) || (flags & O_TRUNC)) CKPTFS_RETURN_IF_ERROR(CheckWritable());
-  CKPTFS_ASSIGN_OR_RETURN(auto node, Acquire(ino));
+  CKPTFS_ASSIGN_OR_RETURN(auto node, Acquire(ino, flags));
   if ((flags & O_TRUNC) && IsWrite(flags)) {
     std::unique_lock<std::shared_mutex> l(node->mu);
     Status st = node->data->Truncate(0);
@@ -587,9 +599,10 @@ Status FilesystemImpl::Release(FileHandle fh) {
   return ReleaseNode(h->node);
 }
 
-bool FilesystemImpl::KeepCache(FileHandle fh) {
+Filesystem::CacheMode FilesystemImpl::GetCacheMode(FileHandle fh) {
   auto h = GetHandle(fh);
-  return h.ok() && (*h)->node->keep_cache;
+  if (!h.ok()) return {};
+  return {(*h)->node->keep_cache, (*h)->node->direct_io};
 }
 
 Result<size_t> FilesystemImpl::CopyFileRange(FileHandle in, uint64_t off_in, FileHandle out,

@@ -63,7 +63,7 @@ class FilesystemImpl final : public Filesystem {
   Status Release(FileHandle fh) override;
   Result<size_t> CopyFileRange(FileHandle in, uint64_t off_in, FileHandle out, uint64_t off_out,
                                size_t len) override;
-  bool KeepCache(FileHandle fh) override;
+  CacheMode GetCacheMode(FileHandle fh) override;
 
   Result<std::string> GetXattr(Ino ino, std::string_view name) override;
   Status SetXattr(Ino ino, std::string_view name, std::string_view value, int flags) override;
@@ -87,6 +87,10 @@ class FilesystemImpl final : public Filesystem {
     int opens = 0;                 // guarded by open_mu_
     bool unlinked = false;         // guarded by open_mu_: delete at last release
     bool keep_cache = false;       // set at first open
+    // Set at first open (a write-only open, with StoreOptions::direct_writes):
+    // every handle of this inode bypasses the page cache until the last
+    // closes, so no cached page can go stale under a direct write.
+    bool direct_io = false;
     int64_t last_write_ns = 0;     // guarded by mu
   };
   struct Handle {
@@ -100,7 +104,7 @@ class FilesystemImpl final : public Filesystem {
     mutable std::atomic<uint64_t> readahead_end{0};
   };
 
-  Result<std::shared_ptr<OpenInode>> Acquire(Ino ino);
+  Result<std::shared_ptr<OpenInode>> Acquire(Ino ino, int flags);
   std::shared_ptr<OpenInode> FindOpen(Ino ino);  // nullptr when not open
   Status ReleaseNode(const std::shared_ptr<OpenInode>& node);
   Result<Handle*> GetHandle(FileHandle fh);

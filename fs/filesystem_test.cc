@@ -33,10 +33,11 @@ class FilesystemTest : public ::testing::Test {
     ASSERT_TRUE(Filesystem::Init(dir_.path() + "/store", io).ok());
     Reopen();
   }
-  void Reopen(Env* env = nullptr) {
+  void Reopen(Env* env = nullptr, bool direct_writes = false) {
     fs_.reset();
     StoreOptions so;
     so.env = env;
+    so.direct_writes = direct_writes;
     so.cache_bytes = 1 << 20;
     auto r = Filesystem::Open(dir_.path() + "/store", so);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -455,6 +456,64 @@ TEST_F(FilesystemTest, GcOnAFullDiskDeletesDeadPacksBeforeCompacting) {
   auto fsck = fs_->Fsck(nullptr);
   ASSERT_TRUE(fsck.ok());
   EXPECT_TRUE(fsck->ok());
+}
+
+// The kernel page cache must never hold a page that a write went around:
+// direct mode is decided by the first opener and shared by every handle
+// opened while it lasts, and a file written directly is never reopened with
+// keep_cache.
+TEST_F(FilesystemTest, CacheModeFollowsTheFirstOpenerAndForgetsDirectWrites) {
+  Reopen(nullptr, /*direct_writes=*/true);
+  auto data = RandomBytes(100000, 7);
+  const Ino ino = MakeFile(kRootIno, "f", data);  // write-only create: direct
+  auto mode = [&](FileHandle fh) { return fs_->GetCacheMode(fh); };
+
+  // Read, close, read again: the second open may keep what the first cached.
+  auto r1 = fs_->Open(ino, O_RDONLY);
+  ASSERT_TRUE(r1.ok());
+  EXPECT_FALSE(mode(*r1).direct_io);
+  EXPECT_FALSE(mode(*r1).keep_cache) << "the file was written directly: nothing cached is valid";
+  ASSERT_TRUE(fs_->Release(*r1).ok());
+  auto r2 = fs_->Open(ino, O_RDONLY);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_TRUE(mode(*r2).keep_cache);
+  // A writer that opens while a cached reader is open writes through the
+  // cache like it.
+  auto w_cached = fs_->Open(ino, O_WRONLY);
+  ASSERT_TRUE(w_cached.ok());
+  EXPECT_FALSE(mode(*w_cached).direct_io);
+  ASSERT_TRUE(fs_->Release(*w_cached).ok());
+  ASSERT_TRUE(fs_->Release(*r2).ok());
+
+  // A write-only first open goes direct, and so does a reader that joins it;
+  // neither keeps the cache, even though the file has not changed.
+  auto w = fs_->Open(ino, O_WRONLY);
+  ASSERT_TRUE(w.ok());
+  EXPECT_TRUE(mode(*w).direct_io);
+  EXPECT_FALSE(mode(*w).keep_cache);
+  auto r3 = fs_->Open(ino, O_RDONLY);
+  ASSERT_TRUE(r3.ok());
+  EXPECT_TRUE(mode(*r3).direct_io);
+  EXPECT_FALSE(mode(*r3).keep_cache);
+  ASSERT_TRUE(fs_->Write(*w, 0, ByteSpan(data.data(), 10)).ok());
+  ASSERT_TRUE(fs_->Release(*w).ok());
+  ASSERT_TRUE(fs_->Release(*r3).ok());
+  auto r4 = fs_->Open(ino, O_RDONLY);
+  ASSERT_TRUE(r4.ok());
+  EXPECT_FALSE(mode(*r4).direct_io);
+  EXPECT_FALSE(mode(*r4).keep_cache);
+  ASSERT_TRUE(fs_->Release(*r4).ok());
+
+  // Read-write opens, and every open without the option, use the cache.
+  auto rw = fs_->Open(ino, O_RDWR);
+  ASSERT_TRUE(rw.ok());
+  EXPECT_FALSE(mode(*rw).direct_io);
+  ASSERT_TRUE(fs_->Release(*rw).ok());
+  Reopen(nullptr, /*direct_writes=*/false);
+  auto w2 = fs_->Open(ino, O_WRONLY);
+  ASSERT_TRUE(w2.ok());
+  EXPECT_FALSE(fs_->GetCacheMode(*w2).direct_io);
+  ASSERT_TRUE(fs_->Release(*w2).ok());
 }
 
 TEST_F(FilesystemTest, OpenRefusesNonStoresAndLockedStores) {

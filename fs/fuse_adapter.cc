@@ -178,8 +178,11 @@ void OpInit(void* userdata, fuse_conn_info* conn) {
   want(o.splice, FUSE_CAP_SPLICE_MOVE);
   want(true, FUSE_CAP_ATOMIC_O_TRUNC);  // Filesystem::Open handles O_TRUNC
   want(true, FUSE_CAP_PARALLEL_DIROPS);
-  spdlog::info("FUSE session started: max_write={} readdirplus={} writeback_cache={} splice={}",
-               conn->max_write, o.readdirplus, o.writeback_cache, o.splice);
+  spdlog::info(
+      "FUSE session started: max_write={} readdirplus={} writeback_cache={} splice={} "
+      "direct_writes={}",
+      conn->max_write, o.readdirplus, o.writeback_cache, o.splice,
+      o.direct_writes && !o.writeback_cache);
 }
 
 void OpDestroy(void* userdata) {
@@ -296,6 +299,7 @@ void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                          c->uid, c->gid);
   if (!r.ok()) return ReplyErrno(req, r.status());
   fi->fh = r->second;
+  fi->direct_io = ad.fs->GetCacheMode(fi->fh).direct_io ? 1 : 0;
   fuse_entry_param e = ToEntry(ad, r->first);
   CountLookup(ad);
   if (fuse_reply_create(req, &e, fi) == -ENOENT) {
@@ -310,7 +314,9 @@ void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   auto r = ad.fs->Open(ino, AdjustOpenFlags(ad, fi->flags));
   if (!r.ok()) return ReplyErrno(req, r.status());
   fi->fh = *r;
-  fi->keep_cache = ad.fs->KeepCache(*r) ? 1 : 0;
+  const Filesystem::CacheMode cache = ad.fs->GetCacheMode(*r);
+  fi->keep_cache = cache.keep_cache ? 1 : 0;
+  fi->direct_io = cache.direct_io ? 1 : 0;
   if (fuse_reply_open(req, fi) == -ENOENT) (void)ad.fs->Release(fi->fh);
 }
 

@@ -198,7 +198,7 @@ Runner AddMount(CLI::App& app) {
                 "Stay in the foreground (systemd Type=notify); log to stderr");
   cmd->add_option("-o", a->options,
                   "Mount options, comma-separated: ro, rw, allow_other, writeback_cache, "
-                  "splice, no_readdirplus, sync_read, cache_size=SIZE, max_threads=N, "
+                  "no_direct_write, splice, no_readdirplus, sync_read, cache_size=SIZE, max_threads=N, "
                   "max_idle_threads=N, timeout=SECONDS, debug; fstab's defaults, _netdev, "
                   "noauto, nofail, user, x-* are accepted and ignored")
       ->allow_extra_args(false);

@@ -86,6 +86,7 @@ int RunMountDaemon(const MountOptions& opts, const std::function<void(const Stat
   StoreOptions so;
   so.cache_bytes = opts.cache_bytes;
   so.read_only = opts.read_only;
+  so.direct_writes = opts.direct_writes && !opts.writeback_cache;
   so.auto_gc_bytes = 256ull << 20;  // reclaim space from deleted checkpoints while mounted
   so.on_corruption = [](const std::string& path, const std::string& msg) {
     spdlog::error("corrupt data read from {}: {}", path, msg);

@@ -52,6 +52,8 @@ Status ApplyMountOptionString(std::string_view list, MountOptions* o) {
     else if (key == "allow_other") ok = flag(&o->allow_other, true);
     else if (key == "writeback_cache") ok = flag(&o->writeback_cache, true);
     else if (key == "no_writeback_cache") ok = flag(&o->writeback_cache, false);
+    else if (key == "direct_write") ok = flag(&o->direct_writes, true);
+    else if (key == "no_direct_write") ok = flag(&o->direct_writes, false);
     else if (key == "splice") ok = flag(&o->splice, true);
     else if (key == "no_splice") ok = flag(&o->splice, false);
     else if (key == "async_read") ok = flag(&o->async_read, true);

@@ -93,6 +93,41 @@ with open(sys.argv[1], "rb") as f:
     f.seek(1000); assert f.read(3) == b"mid"
 PY
 
+log "page cache: write-only opens go around it, and no reader sees a stale page"
+f=$MNT/coherent
+head -c 3000000 /dev/urandom > "$WORK/coherent"
+cp "$WORK/coherent" "$f"
+[ "$(fincore -n -b -o RES "$f" | tr -d ' ')" = 0 ] || fail "cp (a write-only open) filled the page cache: $(fincore "$f")"
+cat "$f" > /dev/null; cat "$f" > /dev/null  # the second open keeps the cache
+[ "$(fincore -n -b -o RES "$f" | tr -d ' ')" -gt 0 ] || fail "reads did not use the page cache"
+printf 'XYZ' | dd of="$f" bs=1 seek=70000 conv=notrunc status=none   # direct, in the middle
+printf 'XYZ' | dd of="$WORK/coherent" bs=1 seek=70000 conv=notrunc status=none
+cmp "$WORK/coherent" "$f" || fail "a cached page survived a direct overwrite"
+"$PY" - "$f" <<'PY'
+import os, sys
+p = sys.argv[1]
+# A reader that joins a write-only first open, then the writer appends
+# inside the reader's last page.
+w = os.open(p, os.O_WRONLY | os.O_TRUNC)
+os.write(w, b"a" * 5000)
+r = os.open(p, os.O_RDONLY)
+assert os.pread(r, 1 << 20, 0) == b"a" * 5000
+os.write(w, b"b" * 5000)
+got = os.pread(r, 1 << 20, 0)
+assert got == b"a" * 5000 + b"b" * 5000, (len(got), got[4990:5010])
+os.close(w); os.close(r)
+# A writer that joins a reader (cached mode), appending inside its last page.
+r = os.open(p, os.O_RDONLY)
+assert len(os.pread(r, 1 << 20, 0)) == 10000
+w = os.open(p, os.O_WRONLY | os.O_APPEND)
+os.write(w, b"c" * 3000)
+got = os.pread(r, 1 << 20, 0)
+assert got == b"a" * 5000 + b"b" * 5000 + b"c" * 3000, (len(got), got[9990:10010])
+os.close(w); os.close(r)
+with open(p, "rb") as fh:
+    assert fh.read() == b"a" * 5000 + b"b" * 5000 + b"c" * 3000
+PY
+
 log "ln, ln -s, touch -d, chmod"
 echo data > "$MNT/orig"
 ln "$MNT/orig" "$MNT/hard"
