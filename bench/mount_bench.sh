@@ -23,7 +23,7 @@ set -euo pipefail
 PY=/usr/bin/python3; [[ -x $PY ]] || PY=python3  # Debian's python (apt numpy/matplotlib), not a pyenv shim
 here="$(cd "$(dirname "$0")" && pwd)"
 build="" work="" results="" size_mib=2048 runs=3 big_mib=10240 settings_runs=""
-settings="default,writeback_cache,splice,writeback_cache+splice,dd1M,ra128"
+settings="default,no_direct_write,writeback_cache,splice,writeback_cache+splice,dd1M,ra128"
 do_settings=1 do_memory=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
