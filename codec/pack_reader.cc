@@ -55,13 +55,15 @@ bool LengthsValid(const PackEntry& e) {
 
 }  // namespace
 
-Result<ByteSpan> PackReader::ReadPayload(const PackEntry& entry, AlignedBuffer* scratch) const {
-  auto r = ReadPayloads(std::span(&entry, 1), scratch);
+Result<ByteSpan> PackReader::ReadPayload(const PackEntry& entry, AlignedBuffer* scratch,
+                                         PayloadCheck check) const {
+  auto r = ReadPayloads(std::span(&entry, 1), scratch, check);
   return std::move(r.front());
 }
 
 std::vector<Result<ByteSpan>> PackReader::ReadPayloads(std::span<const PackEntry> entries,
-                                                       AlignedBuffer* scratch) const {
+                                                       AlignedBuffer* scratch,
+                                                       PayloadCheck check) const {
   const std::string& p = path();
   std::vector<Result<ByteSpan>> out;
   out.reserve(entries.size());
@@ -93,12 +95,13 @@ std::vector<Result<ByteSpan>> PackReader::ReadPayloads(std::span<const PackEntry
       out.emplace_back(CorruptAt(p, e.offset, "record extends past the end of the pack"));
       continue;
     }
-    out.push_back(CheckRecord(e, ByteSpan(scratch->data() + skip, len)));
+    out.push_back(CheckRecord(e, ByteSpan(scratch->data() + skip, len), check));
   }
   return out;
 }
 
-Result<ByteSpan> PackReader::CheckRecord(const PackEntry& entry, ByteSpan buf) const {
+Result<ByteSpan> PackReader::CheckRecord(const PackEntry& entry, ByteSpan buf,
+                                         PayloadCheck check) const {
   const std::string& p = path();
   pack::RecordHeader rec;
   switch (pack::DecodeRecordHeader(buf.first<pack::kRecordHeaderSize>(), &rec)) {
@@ -115,7 +118,7 @@ Result<ByteSpan> PackReader::CheckRecord(const PackEntry& entry, ByteSpan buf) c
       rec.entry.codec != entry.codec)
     return CorruptAt(p, entry.offset, "record lengths or codec differ from the index");
   const auto body = buf.subspan(pack::kRecordHeaderSize);
-  if (crc32c::Value(body.data(), body.size()) != rec.payload_crc)
+  if (check == PayloadCheck::kCrc && crc32c::Value(body.data(), body.size()) != rec.payload_crc)
     return CorruptAt(p, entry.offset, "payload CRC32C mismatch");
   return body;
 }

@@ -285,11 +285,12 @@ Result<std::shared_ptr<PackReader>> ChunkStore::Reader(uint32_t pack_id) {
   return shared;
 }
 
-Result<ChunkBytes> ChunkStore::Load(const ChunkId& id) {
-  return std::move(LoadMany(std::span(&id, 1)).front());
+Result<ChunkBytes> ChunkStore::Load(const ChunkId& id, PayloadCheck payload) {
+  return std::move(LoadMany(std::span(&id, 1), payload).front());
 }
 
-std::vector<Result<ChunkBytes>> ChunkStore::LoadMany(std::span<const ChunkId> ids) {
+std::vector<Result<ChunkBytes>> ChunkStore::LoadMany(std::span<const ChunkId> ids,
+                                                     PayloadCheck payload) {
   std::vector<Result<ChunkBytes>> out(ids.size(), Status::Corruption("not loaded"));
   // Shared against gc: between looking a chunk up and reading its record, gc
   // must not move the record and delete its old pack (a spurious EIO).
@@ -355,7 +356,8 @@ std::vector<Result<ChunkBytes>> ChunkStore::LoadMany(std::span<const ChunkId> id
       const ChunkLocation& l = items[k].loc;
       run.push_back(PackEntry{l.id, l.offset, l.raw_len, l.stored_len, l.codec});
     }
-    std::vector<Result<ByteSpan>> payloads = reader.ReadPayloads(run, &scratch);
+    // Decode verifies every payload against its chunk id.
+    std::vector<Result<ByteSpan>> payloads = reader.ReadPayloads(run, &scratch, payload);
     for (size_t k = a; k < b; ++k) {
       const Result<ByteSpan>& p = payloads[k - a];
       out[items[k].index] = p.ok() ? Decode(items[k].loc, reader.path(), *p)
@@ -477,7 +479,7 @@ Status ChunkStore::VerifyAll(const std::function<void(uint64_t, uint64_t)>& prog
     }
     if (page.empty()) break;
     for (const auto& loc : page) {
-      auto r = Load(loc.id);
+      auto r = Load(loc.id, PayloadCheck::kCrc);
       if (!r.ok()) bad->emplace_back(loc.id, r.status().message());
       ++*checked;
       *bytes += loc.raw_len;

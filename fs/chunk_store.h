@@ -135,9 +135,14 @@ class ChunkStore {
   Status CheckSpaceForData(size_t bytes);
   // gc without free space: punches holes over the dead records of `p`.
   Status FreeDeadRecordsInPlace(const PackInfo& p, GcResult* res);
-  Result<ChunkBytes> Load(const ChunkId& id);      // no cache, verifies
+  // No cache. Always decodes and compares with the id; `payload` adds the
+  // record's CRC32C (fsck: damage that happens to decode right is still
+  // damage to the store).
+  Result<ChunkBytes> Load(const ChunkId& id,
+                          PayloadCheck payload = PayloadCheck::kContentVerifiedByCaller);
   // Load of several chunks, results in the order of `ids`.
-  std::vector<Result<ChunkBytes>> LoadMany(std::span<const ChunkId> ids);
+  std::vector<Result<ChunkBytes>> LoadMany(
+      std::span<const ChunkId> ids, PayloadCheck payload = PayloadCheck::kContentVerifiedByCaller);
   // Decompresses and verifies one record's payload.
   Result<ChunkBytes> Decode(const ChunkLocation& loc, const std::string& pack_path,
                             ByteSpan payload) const;

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <set>
 
 #include "base/fault_env.h"
 #include "base/thread_pool.h"
@@ -148,6 +150,96 @@ TEST_F(ChunkStoreTest, PrefetchReadsNeighboursTogetherAndChecksEach) {
   const uint64_t groups = (ids.size() + ChunkStore::kPrefetchGroup - 1) / ChunkStore::kPrefetchGroup;
   EXPECT_GE(env.reads() - before, groups + 1);
   EXPECT_LE(env.reads() - before, 2 * groups + 1);
+  ASSERT_TRUE(cs->Close().ok());
+}
+
+// Chunk reads skip the payload CRC and rely on decoding plus the chunk id
+// check (PayloadCheck). Damage anywhere in a payload of any codec must give
+// Corruption or, where it hits bits the decoder never uses (a zstd frame
+// header has some), exactly the stored bytes - never other bytes. fsck
+// (VerifyAll) also checks the CRC, so it reports every damaged record.
+TEST_F(ChunkStoreTest, DamageAnywhereInAPayloadIsCaughtByReadsAndFsck) {
+  // Float weights (byte planes), text (plain zstd) and noise (raw).
+  std::vector<std::byte> floats(12 << 10), text, noise = testing::RandomBytes(12 << 10, 9);
+  uint64_t x = 88172645463325252ull;
+  for (size_t i = 0; i + 4 <= floats.size(); i += 4) {
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    const float f = (static_cast<float>(x % 20001) - 10000.0f) * 1e-5f;
+    std::memcpy(floats.data() + i, &f, 4);
+  }
+  for (int i = 0; text.size() < (12 << 10); ++i) {
+    const std::string line = "iter " + std::to_string(i) + " loss 0.25 lr 0.001\n";
+    for (char c : line) text.push_back(static_cast<std::byte>(c));
+  }
+  ChunkStore::Options no_cache;
+  no_cache.cache_bytes = 0;  // every Get reads the pack
+  auto opened = ChunkStore::Open(Env::Default(), dir_, meta_.get(), config_, no_cache, &pool_);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  auto cs = std::move(opened).value();
+  std::vector<std::pair<ChunkLocation, std::vector<std::byte>>> chunks;
+  std::vector<ChunkLocation> rows;
+  std::vector<Extent> extents;
+  uint64_t size = 0;
+  for (const auto* raw : {&floats, &text, &noise}) {
+    auto put = cs->Put(*raw);
+    ASSERT_TRUE(put.ok()) << put.status().ToString();
+    chunks.emplace_back(put->location, *raw);
+    extents.push_back(Extent{size, raw->size(), put->location.id, 0});
+    size += raw->size();
+    rows.push_back(put->location);
+  }
+  ASSERT_TRUE(cs->SyncData().ok());
+  std::set<Codec> codecs;
+  for (const auto& [loc, raw] : chunks) codecs.insert(loc.codec);
+  ASSERT_EQ(codecs.size(), 3u) << "the test needs a planes, a zstd and a raw chunk";
+  // Index rows for VerifyAll, as a file's commit writes them.
+  InodeAttr attr;
+  attr.mode = S_IFREG | 0644;
+  auto file = meta_->Create(kRootIno, "f", attr);
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  Status committed = meta_->CommitFile(file->ino, extents, size, 1, rows);
+  ASSERT_TRUE(committed.ok()) << committed.ToString();
+
+  for (const auto& [loc, raw] : chunks) {
+    char name[32];
+    std::snprintf(name, sizeof(name), "/packs/%08x.pack", loc.pack_id);
+    const int fd = ::open((dir_ + name).c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    const uint64_t payload = loc.offset + pack::kRecordHeaderSize;
+    int flips = 0, read_failures = 0;
+    for (uint64_t at = 0; at < loc.stored_len; at += at < 64 ? 1 : 37) {
+      for (std::byte bit : {std::byte{0x01}, std::byte{0x80}}) {
+        std::byte b;
+        ASSERT_EQ(::pread(fd, &b, 1, static_cast<off_t>(payload + at)), 1);
+        b ^= bit;
+        ASSERT_EQ(::pwrite(fd, &b, 1, static_cast<off_t>(payload + at)), 1);
+        auto got = cs->Get(loc.id);
+        if (got.ok()) {
+          EXPECT_TRUE(std::equal((*got)->begin(), (*got)->end(), raw.begin(), raw.end()))
+              << CodecName(loc.codec) << " payload byte " << at << ": a read returned other bytes";
+        } else {
+          EXPECT_TRUE(got.status().IsCorruption()) << got.status().ToString();
+          ++read_failures;
+        }
+        std::vector<std::pair<ChunkId, std::string>> bad;
+        uint64_t checked = 0, bytes = 0;
+        ASSERT_TRUE(cs->VerifyAll(nullptr, &bad, &checked, &bytes).ok());
+        EXPECT_EQ(checked, 3u);
+        ASSERT_EQ(bad.size(), 1u) << CodecName(loc.codec) << " payload byte " << at
+                                  << " flipped, and fsck missed it";
+        EXPECT_EQ(bad[0].first, loc.id);
+        b ^= bit;
+        ASSERT_EQ(::pwrite(fd, &b, 1, static_cast<off_t>(payload + at)), 1);
+        ++flips;
+      }
+    }
+    EXPECT_GT(flips, 100);
+    EXPECT_GT(read_failures, flips * 9 / 10) << CodecName(loc.codec);
+    auto got = cs->Get(loc.id);
+    ASSERT_TRUE(got.ok()) << got.status().ToString();
+    EXPECT_TRUE(std::equal((*got)->begin(), (*got)->end(), raw.begin(), raw.end()));
+    ::close(fd);
+  }
   ASSERT_TRUE(cs->Close().ok());
 }
 
