@@ -1,5 +1,7 @@
 #include "codec/byte_planes.h"
 
+#include <atomic>
+#include <cstdint>
 #include <cstring>
 
 #if defined(__x86_64__)
@@ -32,13 +34,13 @@ void MergeScalar(const std::byte* src, size_t m, std::byte* dst, size_t i0) {
 // largest single cost of the write path in a profile. 16 words per step.
 __attribute__((target("ssse3"))) size_t Split4Ssse3(const std::byte* src, size_t m,
                                                      std::byte* dst) {
+  size_t i = 0;
   // Within each 16-byte lane: bytes k of the 4 words become dword k.
   const __m128i gather = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   std::byte* p3 = dst;          // byte 3 (sign/exponent) plane first
   std::byte* p2 = dst + m;
   std::byte* p1 = dst + 2 * m;
   std::byte* p0 = dst + 3 * m;
-  size_t i = 0;
   for (; i + 16 <= m; i += 16) {
     const __m128i* s = reinterpret_cast<const __m128i*>(src + i * 4);
     __m128i a = _mm_shuffle_epi8(_mm_loadu_si128(s + 0), gather);
@@ -58,13 +60,13 @@ __attribute__((target("ssse3"))) size_t Split4Ssse3(const std::byte* src, size_t
 
 __attribute__((target("ssse3"))) size_t Merge4Ssse3(const std::byte* src, size_t m,
                                                      std::byte* dst) {
+  size_t i = 0;
   // Inverse of gather: dword k of a lane holds byte k of its 4 words.
   const __m128i scatter = _mm_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
   const std::byte* p3 = src;
   const std::byte* p2 = src + m;
   const std::byte* p1 = src + 2 * m;
   const std::byte* p0 = src + 3 * m;
-  size_t i = 0;
   for (; i + 16 <= m; i += 16) {
     __m128i r0 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + i));
     __m128i r1 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1 + i));
@@ -85,10 +87,10 @@ __attribute__((target("ssse3"))) size_t Merge4Ssse3(const std::byte* src, size_t
 
 __attribute__((target("ssse3"))) size_t Split2Ssse3(const std::byte* src, size_t m,
                                                      std::byte* dst) {
+  size_t i = 0;
   const __m128i gather = _mm_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, 1, 3, 5, 7, 9, 11, 13, 15);
   std::byte* p1 = dst;  // high byte plane first
   std::byte* p0 = dst + m;
-  size_t i = 0;
   for (; i + 16 <= m; i += 16) {
     const __m128i* s = reinterpret_cast<const __m128i*>(src + i * 2);
     __m128i a = _mm_shuffle_epi8(_mm_loadu_si128(s + 0), gather);
@@ -101,9 +103,9 @@ __attribute__((target("ssse3"))) size_t Split2Ssse3(const std::byte* src, size_t
 
 __attribute__((target("ssse3"))) size_t Merge2Ssse3(const std::byte* src, size_t m,
                                                      std::byte* dst) {
+  size_t i = 0;
   const std::byte* p1 = src;
   const std::byte* p0 = src + m;
-  size_t i = 0;
   for (; i + 16 <= m; i += 16) {
     __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p0 + i));
     __m128i hi = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p1 + i));
@@ -114,20 +116,28 @@ __attribute__((target("ssse3"))) size_t Merge2Ssse3(const std::byte* src, size_t
   return i;
 }
 
-bool HasSsse3() {
-  static const bool has = __builtin_cpu_supports("ssse3");
-  return has;
-}
+Isa DetectIsa() { return __builtin_cpu_supports("ssse3") ? Isa::kSsse3 : Isa::kScalar; }
+#else
+Isa DetectIsa() { return Isa::kScalar; }
 #endif
 
+std::atomic<Isa> g_isa{DetectIsa()};
+
 }  // namespace
+
+Isa SetIsaForTesting(Isa isa) {
+  const Isa best = DetectIsa();
+  g_isa.store(static_cast<int>(isa) < static_cast<int>(best) ? isa : best);
+  return g_isa.load();
+}
 
 void Split(std::span<const std::byte> src, size_t width, std::span<std::byte> dst) {
   const size_t n = src.size(), m = n / width;
   size_t done = 0;
 #if defined(__x86_64__)
-  if (HasSsse3())
-    done = width == 2 ? Split2Ssse3(src.data(), m, dst.data()) : Split4Ssse3(src.data(), m, dst.data());
+  if (g_isa.load(std::memory_order_relaxed) == Isa::kSsse3)
+    done = width == 2 ? Split2Ssse3(src.data(), m, dst.data())
+                      : Split4Ssse3(src.data(), m, dst.data());
 #endif
   if (width == 2) SplitScalar<2>(src.data(), m, dst.data(), done);
   else SplitScalar<4>(src.data(), m, dst.data(), done);
@@ -138,8 +148,9 @@ void Merge(std::span<const std::byte> src, size_t width, std::span<std::byte> ds
   const size_t n = src.size(), m = n / width;
   size_t done = 0;
 #if defined(__x86_64__)
-  if (HasSsse3())
-    done = width == 2 ? Merge2Ssse3(src.data(), m, dst.data()) : Merge4Ssse3(src.data(), m, dst.data());
+  if (g_isa.load(std::memory_order_relaxed) == Isa::kSsse3)
+    done = width == 2 ? Merge2Ssse3(src.data(), m, dst.data())
+                      : Merge4Ssse3(src.data(), m, dst.data());
 #endif
   if (width == 2) MergeScalar<2>(src.data(), m, dst.data(), done);
   else MergeScalar<4>(src.data(), m, dst.data(), done);

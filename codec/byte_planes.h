@@ -19,4 +19,11 @@ void Split(std::span<const std::byte> src, size_t width, std::span<std::byte> ds
 // The inverse of Split. Same requirements.
 void Merge(std::span<const std::byte> src, size_t width, std::span<std::byte> dst);
 
+// Split and Merge use the SSSE3 kernels where the CPU has them, else
+// portable loops; both give the same bytes. Tests run each by capping the
+// kernel used (kScalar forces the loops). Returns the kernel now in use:
+// the cap, or the best the CPU has if that is less.
+enum class Isa { kScalar = 0, kSsse3 = 1 };
+Isa SetIsaForTesting(Isa isa);
+
 }  // namespace ckptfs::planes
