@@ -114,6 +114,9 @@ class Env {
   virtual Status SyncDir(const std::string& path) = 0;
   virtual bool FileExists(const std::string& path) = 0;
   virtual Result<uint64_t> GetFileSize(const std::string& path) = 0;
+  // Bytes the file occupies on disk (st_blocks): less than its size where
+  // holes were punched or never written.
+  virtual Result<uint64_t> GetFileAllocatedSize(const std::string& path) = 0;
   virtual Result<std::vector<std::string>> GetChildren(const std::string& dir) = 0;
   virtual Result<FsSpace> GetSpace(const std::string& path) = 0;
   virtual Status TruncateFile(const std::string& path, uint64_t size) = 0;

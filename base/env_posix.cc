@@ -301,6 +301,11 @@ class PosixEnv final : public Env {
     if (::stat(path.c_str(), &st) != 0) return Status::FromErrno("stat " + path, errno);
     return static_cast<uint64_t>(st.st_size);
   }
+  Result<uint64_t> GetFileAllocatedSize(const std::string& path) override {
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0) return Status::FromErrno("stat " + path, errno);
+    return static_cast<uint64_t>(st.st_blocks) * 512;
+  }
   Result<std::vector<std::string>> GetChildren(const std::string& dir) override {
     DIR* d = ::opendir(dir.c_str());
     if (!d) return Status::FromErrno("opendir " + dir, errno);

@@ -15,9 +15,14 @@ class FaultWritableFile final : public WritableFile {
       return error_ = Status::FromErrno("write " + f_->path() + " (injected)", ENOSPC);
     return f_->AppendV(parts);
   }
-  Status Flush() override { return error_.ok() ? f_->Flush() : error_; }
+  Status Flush() override {
+    if (!error_.ok()) return error_;
+    env_->RunFlushHook();
+    return f_->Flush();
+  }
   Status Sync() override {
     if (!error_.ok()) return error_;
+    env_->RunFlushHook();
     if (env_->fail_sync()) return error_ = Status::FromErrno("fdatasync " + f_->path() + " (injected)", EIO);
     return f_->Sync();
   }
@@ -45,6 +50,7 @@ class FaultRandomRWFile final : public RandomRWFile {
   }
   Status Truncate(uint64_t size) override { return f_->Truncate(size); }
   Status Sync() override {
+    env_->RunFlushHook();
     if (env_->fail_sync()) return Status::FromErrno("fdatasync " + f_->path() + " (injected)", EIO);
     return f_->Sync();
   }

@@ -5,13 +5,18 @@
 //    Env, further writes fail with ENOSPC (a write that crosses the limit
 //    writes nothing).
 //  - SetFailSync(true): every Sync() fails with EIO.
+//  - SetFlushHook(f): f() runs at the start of every Flush() and Sync() of a
+//    file, so a test can hold a commit at the point where it makes its data
+//    durable while it races something against it.
 //  - reads(): how many ReadAt calls its random-access files served, so a
 //    test can check that reads are batched.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <limits>
+#include <mutex>
 
 #include "base/env.h"
 
@@ -24,6 +29,18 @@ class FaultInjectionEnv final : public Env {
   void SetSpaceLimit(uint64_t bytes) { limit_ = bytes; }
   void ClearSpaceLimit() { limit_ = std::numeric_limits<uint64_t>::max(); }
   void SetFailSync(bool fail) { fail_sync_ = fail; }
+  void SetFlushHook(std::function<void()> hook) {
+    std::lock_guard<std::mutex> l(hook_mu_);
+    flush_hook_ = std::move(hook);
+  }
+  void RunFlushHook() {
+    std::function<void()> hook;
+    {
+      std::lock_guard<std::mutex> l(hook_mu_);
+      hook = flush_hook_;
+    }
+    if (hook) hook();
+  }
   uint64_t bytes_written() const { return written_; }
   uint64_t reads() const { return reads_; }
   void CountRead() { ++reads_; }
@@ -51,6 +68,9 @@ class FaultInjectionEnv final : public Env {
   }
   bool FileExists(const std::string& p) override { return target_->FileExists(p); }
   Result<uint64_t> GetFileSize(const std::string& p) override { return target_->GetFileSize(p); }
+  Result<uint64_t> GetFileAllocatedSize(const std::string& p) override {
+    return target_->GetFileAllocatedSize(p);
+  }
   Result<std::vector<std::string>> GetChildren(const std::string& d) override {
     return target_->GetChildren(d);
   }
@@ -75,6 +95,8 @@ class FaultInjectionEnv final : public Env {
   std::atomic<uint64_t> written_{0};
   std::atomic<bool> fail_sync_{false};
   std::atomic<uint64_t> reads_{0};
+  std::mutex hook_mu_;
+  std::function<void()> flush_hook_;
 };
 
 }  // namespace ckptfs

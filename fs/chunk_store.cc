@@ -775,11 +775,14 @@ Status ChunkStore::Close() {
 }
 
 uint64_t ChunkStore::pack_bytes_on_disk() const {
+  // Allocated, not apparent, sizes: gc on a full disk punches holes over
+  // dead records, and `df` and `stats` must show the space that freed.
   uint64_t total = 0;
   auto files = env_->GetChildren(dir_ + "/packs");
   if (!files.ok()) return 0;
   for (const auto& f : *files) {
-    total += FileSizeOrZero(dir_ + "/packs/" + f);
+    auto sz = env_->GetFileAllocatedSize(dir_ + "/packs/" + f);
+    if (sz.ok()) total += *sz;
   }
   return total;
 }

@@ -183,6 +183,10 @@ class Filesystem {
     bool direct_io = false;
   };
   virtual CacheMode GetCacheMode(FileHandle fh) = 0;
+  // Called with an inode whose kernel page cache must be dropped: cached
+  // handles shared it with direct writers that have now all closed. The
+  // FUSE adapter sets it while mounted; it runs on the releasing thread.
+  virtual void SetCacheInvalidator(std::function<void(Ino)> invalidate) = 0;
 
   // --- xattrs ---
   virtual Result<std::string> GetXattr(Ino ino, std::string_view name) = 0;

@@ -354,10 +354,33 @@ Result<std::vector<std::pair<DirEntry, InodeAttr>>> FilesystemImpl::ReadDir(
 
 // --- open files -------------------------------------------------------------
 
-Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino ino, int flags) {
+// Kernel cache modes. A file whose first open is write-only is written
+// around the page cache (direct_io): the kernel copies the writer's buffer
+// straight into our request instead of through page-cache pages it then
+// keeps. Later write-only handles join that mode; a handle that may read
+// (O_RDONLY, O_RDWR) is always cached, because a shared mmap of a direct_io
+// handle fails (ENODEV) with this libfuse, and ends the mode for writers
+// that open after it. While direct and cached handles share an inode, a
+// cached reader's read() still sees every direct write (the write changes
+// the mtime, and with auto_inval_data the kernel drops the pages when it
+// sees that); what it has mmapped is dropped when the last direct handle
+// closes (invalidate_cache_). A direct first open drops what the kernel had
+// cached (no keep_cache), and a file that had direct writers is never
+// reopened with keep_cache.
+Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino ino, int flags,
+                                                                          bool* direct) {
   std::lock_guard<std::mutex> l(open_mu_);
+  const bool write_only = (flags & O_ACCMODE) == O_WRONLY;
   if (auto it = open_.find(ino); it != open_.end()) {
-    it->second->opens++;
+    OpenInode& node = *it->second;
+    node.opens++;
+    *direct = node.direct_io && write_only;
+    if (*direct) {
+      node.direct_handles++;
+    } else {
+      node.direct_io = false;
+      if (node.direct_handles > 0) node.cached_joined_direct = true;
+    }
     return it->second;
   }
   CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, meta_->GetAttr(ino));
@@ -371,12 +394,9 @@ Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino i
                         std::to_string(staging_seq_++);
   node->data = std::make_unique<FileData>(chunks_.get(), pool_.get(), env_, staging,
                                           config_.chunker, std::move(extents), a.size);
-  // Direct mode is chosen only by the first opener: a handle opened later
-  // follows it, so cached and direct handles never share an inode (a direct
-  // write would leave the cached pages of another handle stale). A direct
-  // first open drops what the kernel cached (keep_cache off), so while the
-  // inode is in direct mode nothing of it is cached at all.
-  node->direct_io = options_.direct_writes && (flags & O_ACCMODE) == O_WRONLY;
+  node->direct_io = *direct = options_.direct_writes && write_only;
+  node->had_direct = node->direct_io;
+  node->direct_handles = node->direct_io ? 1 : 0;
   auto seen = seen_.find(ino);
   node->keep_cache = !node->direct_io && seen != seen_.end() &&
                      seen->second == std::make_pair(a.mtime_ns, a.size);
@@ -384,35 +404,58 @@ Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino i
   return node;
 }
 
-Status FilesystemImpl::ReleaseNode(const std::shared_ptr<OpenInode>& node) {
-  bool last = false, unlinked = false;
+Status FilesystemImpl::ReleaseNode(const std::shared_ptr<OpenInode>& node, bool direct) {
+  bool last = false;
+  std::function<void(Ino)> invalidate;
   {
     std::lock_guard<std::mutex> l(open_mu_);
-    if (--node->opens == 0) {
-      last = true;
-      unlinked = node->unlinked;
-      open_.erase(node->ino);
+    if (direct && --node->direct_handles == 0 && node->cached_joined_direct) {
+      invalidate = invalidate_cache_;  // cached handles may have mapped pages written around
+      node->cached_joined_direct = false;
     }
+    last = --node->opens == 0;
   }
+  if (invalidate) invalidate(node->ino);
   if (!last) return Status::OK();
+  // The node stays in open_ until its commit is done: an open, stat or
+  // truncate that comes meanwhile (the kernel sends release after close()
+  // has returned) joins this node and sees its data, instead of reading the
+  // rows this commit is about to replace.
   Status st;
   {
     std::unique_lock<std::shared_mutex> l(node->mu);
+    bool unlinked;
+    {
+      std::lock_guard<std::mutex> o(open_mu_);
+      unlinked = node->unlinked;
+    }
     if (!unlinked) st = Commit(*node);
   }
-  if (unlinked) return WithReserve([&] { return meta_->DeleteInode(node->ino); });
-  // What the kernel cached is known good only after cached handles: a file
-  // written directly has nothing cached, and its next open must not claim
-  // otherwise.
-  std::optional<InodeAttr> a;
-  if (!node->direct_io) {
-    auto got = meta_->GetAttr(node->ino);
-    if (got.ok()) a = *got;
+  auto attr = meta_->GetAttr(node->ino);
+  bool unlinked;
+  {
+    std::lock_guard<std::mutex> l(open_mu_);
+    // Reopened while committing: the node lives on with its new handles; or
+    // a release of those finished it first.
+    if (node->opens > 0 || node->retired) return st;
+    node->retired = true;
+    if (auto it = open_.find(node->ino); it != open_.end() && it->second == node) open_.erase(it);
+    unlinked = node->unlinked;
+    // What the kernel cached is known good only after cached handles: a
+    // file written directly has nothing cached, and its next open must not
+    // claim otherwise.
+    if (!unlinked && attr.ok() && !node->had_direct)
+      seen_[node->ino] = {attr->mtime_ns, attr->size};
+    else
+      seen_.erase(node->ino);
   }
-  std::lock_guard<std::mutex> l(open_mu_);
-  if (a) seen_[node->ino] = {a->mtime_ns, a->size};
-  else seen_.erase(node->ino);
+  if (unlinked) return WithReserve([&] { return meta_->DeleteInode(node->ino); });
   return st;
+}
+
+void FilesystemImpl::SetCacheInvalidator(std::function<void(Ino)> invalidate) {
+  std::lock_guard<std::mutex> l(open_mu_);
+  invalidate_cache_ = std::move(invalidate);
 }
 
 Result<FilesystemImpl::Handle*> FilesystemImpl::GetHandle(FileHandle fh) {
@@ -468,7 +511,8 @@ Result<std::pair<InodeAttr, FileHandle>> FilesystemImpl::Create(Ino parent, std:
 
 Result<FileHandle> FilesystemImpl::Open(Ino ino, int flags) {
   if (IsWrite(flags) || (flags & O_TRUNC)) CKPTFS_RETURN_IF_ERROR(CheckWritable());
-  CKPTFS_ASSIGN_OR_RETURN(auto node, Acquire(ino, flags));
+  bool direct = false;
+  CKPTFS_ASSIGN_OR_RETURN(auto node, Acquire(ino, flags, &direct));
   if ((flags & O_TRUNC) && IsWrite(flags)) {
     std::unique_lock<std::shared_mutex> l(node->mu);
     Status st = node->data->Truncate(0);
@@ -478,13 +522,14 @@ Result<FileHandle> FilesystemImpl::Open(Ino ino, int flags) {
     }
     if (!st.ok()) {
       l.unlock();
-      (void)ReleaseNode(node);
+      (void)ReleaseNode(node, direct);
       return st;
     }
   }
   auto h = std::make_unique<Handle>();
   h->node = node;
   h->flags = flags;
+  h->direct_io = direct;
   std::lock_guard<std::mutex> l(handles_mu_);
   FileHandle fh = next_fh_++;
   handles_.emplace(fh, std::move(h));
@@ -596,13 +641,13 @@ Status FilesystemImpl::Release(FileHandle fh) {
     h = std::move(it->second);
     handles_.erase(it);
   }
-  return ReleaseNode(h->node);
+  return ReleaseNode(h->node, h->direct_io);
 }
 
 Filesystem::CacheMode FilesystemImpl::GetCacheMode(FileHandle fh) {
   auto h = GetHandle(fh);
   if (!h.ok()) return {};
-  return {(*h)->node->keep_cache, (*h)->node->direct_io};
+  return {(*h)->node->keep_cache, (*h)->direct_io};
 }
 
 Result<size_t> FilesystemImpl::CopyFileRange(FileHandle in, uint64_t off_in, FileHandle out,
@@ -667,7 +712,7 @@ Result<FsSpace> FilesystemImpl::StatFs() {
   // `df` reports the store's real (compressed, deduplicated) usage as Used.
   uint64_t used = chunks_->pack_bytes_on_disk();
   for (const char* f : {"/meta.db", "/meta.db-wal"}) {
-    auto sz = env_->GetFileSize(dir_ + f);
+    auto sz = env_->GetFileAllocatedSize(dir_ + f);
     if (sz.ok()) used += *sz;
   }
   FsSpace s = backing;

@@ -64,6 +64,7 @@ class FilesystemImpl final : public Filesystem {
   Result<size_t> CopyFileRange(FileHandle in, uint64_t off_in, FileHandle out, uint64_t off_out,
                                size_t len) override;
   CacheMode GetCacheMode(FileHandle fh) override;
+  void SetCacheInvalidator(std::function<void(Ino)> invalidate) override;
 
   Result<std::string> GetXattr(Ino ino, std::string_view name) override;
   Status SetXattr(Ino ino, std::string_view name, std::string_view value, int flags) override;
@@ -87,15 +88,18 @@ class FilesystemImpl final : public Filesystem {
     int opens = 0;                 // guarded by open_mu_
     bool unlinked = false;         // guarded by open_mu_: delete at last release
     bool keep_cache = false;       // set at first open
-    // Set at first open (a write-only open, with StoreOptions::direct_writes):
-    // every handle of this inode bypasses the page cache until the last
-    // closes, so no cached page can go stale under a direct write.
-    bool direct_io = false;
+    // Kernel cache modes (Acquire explains them); all guarded by open_mu_.
+    bool direct_io = false;        // write-only opens get direct handles
+    bool had_direct = false;       // some handle was direct: never keep_cache after
+    int direct_handles = 0;
+    bool cached_joined_direct = false;  // a cached handle opened while direct ones were open
+    bool retired = false;          // released, committed and out of open_
     int64_t last_write_ns = 0;     // guarded by mu
   };
   struct Handle {
     std::shared_ptr<OpenInode> node;
     int flags = 0;
+    bool direct_io = false;  // bypasses the kernel page cache (Acquire)
     // Where a sequential reader reads next: a readahead hint that concurrent
     // reads of one handle (the kernel's async reads) update without a lock.
     std::atomic<uint64_t> next_offset{0};
@@ -104,9 +108,11 @@ class FilesystemImpl final : public Filesystem {
     mutable std::atomic<uint64_t> readahead_end{0};
   };
 
-  Result<std::shared_ptr<OpenInode>> Acquire(Ino ino, int flags);
+  // Opens `ino` (the node already open, or a new one); *direct: whether
+  // this handle bypasses the kernel page cache.
+  Result<std::shared_ptr<OpenInode>> Acquire(Ino ino, int flags, bool* direct);
   std::shared_ptr<OpenInode> FindOpen(Ino ino);  // nullptr when not open
-  Status ReleaseNode(const std::shared_ptr<OpenInode>& node);
+  Status ReleaseNode(const std::shared_ptr<OpenInode>& node, bool direct);
   Result<Handle*> GetHandle(FileHandle fh);
   Status Commit(OpenInode& node);  // REQUIRES node.mu held exclusively
   Status MaybeDelete(Ino ino);     // after a name was removed
@@ -134,6 +140,7 @@ class FilesystemImpl final : public Filesystem {
   std::mutex open_mu_;
   std::unordered_map<Ino, std::shared_ptr<OpenInode>> open_;  // guarded by open_mu_
   std::unordered_map<Ino, std::pair<int64_t, uint64_t>> seen_;  // mtime,size at last close
+  std::function<void(Ino)> invalidate_cache_;                    // guarded by open_mu_
 
   std::mutex handles_mu_;
   std::unordered_map<FileHandle, std::unique_ptr<Handle>> handles_;  // guarded by handles_mu_

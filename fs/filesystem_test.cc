@@ -6,6 +6,8 @@
 #include <sys/xattr.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <chrono>
 #include <cstring>
 #include <thread>
@@ -446,6 +448,20 @@ TEST_F(FilesystemTest, GcOnAFullDiskDeletesDeadPacksBeforeCompacting) {
   auto punched = fs_->Fsck(nullptr);
   ASSERT_TRUE(punched.ok());
   EXPECT_TRUE(punched->ok());
+  // stats (and df) count what the packs occupy, holes excluded.
+  uint64_t allocated = 0, apparent = 0;
+  auto packs = Env::Default()->GetChildren(dir_.path() + "/store/packs");
+  ASSERT_TRUE(packs.ok());
+  for (const auto& p : *packs) {
+    struct stat st;
+    ASSERT_EQ(::stat((dir_.path() + "/store/packs/" + p).c_str(), &st), 0);
+    allocated += static_cast<uint64_t>(st.st_blocks) * 512;
+    apparent += static_cast<uint64_t>(st.st_size);
+  }
+  ASSERT_LT(allocated, apparent) << "the test needs a pack with holes";
+  auto stats = fs_->Stats();
+  ASSERT_TRUE(stats.ok());
+  EXPECT_EQ(stats->pack_bytes, allocated);
   // With room again, the next gc compacts what was left.
   env.ClearSpaceLimit();
   auto again = fs_->Gc(nullptr);
@@ -458,62 +474,132 @@ TEST_F(FilesystemTest, GcOnAFullDiskDeletesDeadPacksBeforeCompacting) {
   EXPECT_TRUE(fsck->ok());
 }
 
-// The kernel page cache must never hold a page that a write went around:
-// direct mode is decided by the first opener and shared by every handle
-// opened while it lasts, and a file written directly is never reopened with
-// keep_cache.
-TEST_F(FilesystemTest, CacheModeFollowsTheFirstOpenerAndForgetsDirectWrites) {
+// Kernel cache modes (FilesystemImpl::Acquire): a write-only first open is
+// direct and so are write-only handles that join it; a handle that may read
+// is cached (a shared mmap of a direct handle fails) and ends direct mode for
+// later writers; when the last direct handle of an inode that cached
+// handles joined closes, the kernel's pages of it are dropped; and a file
+// that had direct writers is never reopened with keep_cache.
+TEST_F(FilesystemTest, CacheModesOfDirectWritersAndTheirReaders) {
   Reopen(nullptr, /*direct_writes=*/true);
+  std::vector<Ino> invalidated;
+  fs_->SetCacheInvalidator([&](Ino ino) { invalidated.push_back(ino); });
   auto data = RandomBytes(100000, 7);
   const Ino ino = MakeFile(kRootIno, "f", data);  // write-only create: direct
   auto mode = [&](FileHandle fh) { return fs_->GetCacheMode(fh); };
+  auto open = [&](int flags) {
+    auto fh = fs_->Open(ino, flags);
+    EXPECT_TRUE(fh.ok()) << fh.status().ToString();
+    return fh.ok() ? *fh : FileHandle{0};
+  };
+  auto release = [&](FileHandle fh) { ASSERT_TRUE(fs_->Release(fh).ok()); };
 
   // Read, close, read again: the second open may keep what the first cached.
-  auto r1 = fs_->Open(ino, O_RDONLY);
-  ASSERT_TRUE(r1.ok());
-  EXPECT_FALSE(mode(*r1).direct_io);
-  EXPECT_FALSE(mode(*r1).keep_cache) << "the file was written directly: nothing cached is valid";
-  ASSERT_TRUE(fs_->Release(*r1).ok());
-  auto r2 = fs_->Open(ino, O_RDONLY);
-  ASSERT_TRUE(r2.ok());
-  EXPECT_TRUE(mode(*r2).keep_cache);
+  FileHandle r1 = open(O_RDONLY);
+  EXPECT_FALSE(mode(r1).direct_io);
+  EXPECT_FALSE(mode(r1).keep_cache) << "the file was written directly: nothing cached is valid";
+  release(r1);
+  FileHandle r2 = open(O_RDONLY);
+  EXPECT_TRUE(mode(r2).keep_cache);
   // A writer that opens while a cached reader is open writes through the
   // cache like it.
-  auto w_cached = fs_->Open(ino, O_WRONLY);
-  ASSERT_TRUE(w_cached.ok());
-  EXPECT_FALSE(mode(*w_cached).direct_io);
-  ASSERT_TRUE(fs_->Release(*w_cached).ok());
-  ASSERT_TRUE(fs_->Release(*r2).ok());
+  FileHandle w_cached = open(O_WRONLY);
+  EXPECT_FALSE(mode(w_cached).direct_io);
+  release(w_cached);
+  release(r2);
+  EXPECT_TRUE(invalidated.empty());
 
-  // A write-only first open goes direct, and so does a reader that joins it;
-  // neither keeps the cache, even though the file has not changed.
-  auto w = fs_->Open(ino, O_WRONLY);
-  ASSERT_TRUE(w.ok());
-  EXPECT_TRUE(mode(*w).direct_io);
-  EXPECT_FALSE(mode(*w).keep_cache);
-  auto r3 = fs_->Open(ino, O_RDONLY);
-  ASSERT_TRUE(r3.ok());
-  EXPECT_TRUE(mode(*r3).direct_io);
-  EXPECT_FALSE(mode(*r3).keep_cache);
-  ASSERT_TRUE(fs_->Write(*w, 0, ByteSpan(data.data(), 10)).ok());
-  ASSERT_TRUE(fs_->Release(*w).ok());
-  ASSERT_TRUE(fs_->Release(*r3).ok());
-  auto r4 = fs_->Open(ino, O_RDONLY);
-  ASSERT_TRUE(r4.ok());
-  EXPECT_FALSE(mode(*r4).direct_io);
-  EXPECT_FALSE(mode(*r4).keep_cache);
-  ASSERT_TRUE(fs_->Release(*r4).ok());
+  // A write-only first open goes direct and keeps nothing cached; a second
+  // writer joins it. A reader that joins is cached (it may mmap), and from
+  // then on new writers are cached too.
+  FileHandle w = open(O_WRONLY);
+  EXPECT_TRUE(mode(w).direct_io);
+  EXPECT_FALSE(mode(w).keep_cache);
+  FileHandle w_joined = open(O_WRONLY | O_APPEND);
+  EXPECT_TRUE(mode(w_joined).direct_io);
+  FileHandle r3 = open(O_RDONLY);
+  EXPECT_FALSE(mode(r3).direct_io);
+  EXPECT_FALSE(mode(r3).keep_cache);
+  FileHandle w_late = open(O_WRONLY);
+  EXPECT_FALSE(mode(w_late).direct_io);
+  ASSERT_TRUE(fs_->Write(w, 0, ByteSpan(data.data(), 10)).ok());
+  release(w_late);
+  release(w_joined);
+  EXPECT_TRUE(invalidated.empty()) << "a direct handle is still open";
+  release(w);  // the last direct handle: r3 may have mapped pages it wrote around
+  EXPECT_EQ(invalidated, std::vector<Ino>{ino});
+  release(r3);
+  FileHandle r4 = open(O_RDONLY);
+  EXPECT_FALSE(mode(r4).direct_io);
+  EXPECT_FALSE(mode(r4).keep_cache);
+  release(r4);
+
+  // Direct writers alone: nothing cached to drop.
+  invalidated.clear();
+  FileHandle w2 = open(O_WRONLY);
+  EXPECT_TRUE(mode(w2).direct_io);
+  release(w2);
+  EXPECT_TRUE(invalidated.empty());
 
   // Read-write opens, and every open without the option, use the cache.
-  auto rw = fs_->Open(ino, O_RDWR);
-  ASSERT_TRUE(rw.ok());
-  EXPECT_FALSE(mode(*rw).direct_io);
-  ASSERT_TRUE(fs_->Release(*rw).ok());
+  FileHandle rw = open(O_RDWR);
+  EXPECT_FALSE(mode(rw).direct_io);
+  release(rw);
   Reopen(nullptr, /*direct_writes=*/false);
-  auto w2 = fs_->Open(ino, O_WRONLY);
-  ASSERT_TRUE(w2.ok());
-  EXPECT_FALSE(fs_->GetCacheMode(*w2).direct_io);
-  ASSERT_TRUE(fs_->Release(*w2).ok());
+  FileHandle w3 = open(O_WRONLY);
+  EXPECT_FALSE(mode(w3).direct_io);
+  release(w3);
+}
+
+// The kernel sends release after close() has returned, so an open, stat or
+// truncate may come while the last release is still committing. It must
+// join the file being committed, not start from the rows that commit is
+// about to replace (it read the old size and extents: a stat said one size
+// and a read returned fewer bytes).
+TEST_F(FilesystemTest, OpenDuringTheLastReleaseSeesWhatItCommits) {
+  Reopen(&fault_env_);
+  auto first = RandomBytes(100000, 11), more = RandomBytes(300000, 12);
+  const Ino ino = MakeFile(kRootIno, "f", first);
+  auto w = fs_->Open(ino, O_WRONLY);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE(fs_->Write(*w, first.size(), more).ok());
+
+  std::mutex mu;
+  std::condition_variable cv;
+  bool in_sync = false, go = false;
+  fault_env_.SetFlushHook([&] {
+    std::unique_lock<std::mutex> l(mu);
+    if (in_sync) return;  // hold the first flush only
+    in_sync = true;
+    cv.notify_all();
+    cv.wait(l, [&] { return go; });
+  });
+  std::thread releaser([&] { EXPECT_TRUE(fs_->Release(*w).ok()); });
+  {
+    std::unique_lock<std::mutex> l(mu);
+    cv.wait(l, [&] { return in_sync; });
+  }
+  // The release is inside its commit, making the new chunks durable.
+  auto r = fs_->Open(ino, O_RDONLY);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  {
+    std::lock_guard<std::mutex> l(mu);
+    go = true;
+  }
+  cv.notify_all();
+  releaser.join();
+  fault_env_.SetFlushHook(nullptr);
+  std::vector<std::byte> buf(first.size() + more.size() + 10);
+  auto n = fs_->Read(*r, 0, buf);
+  ASSERT_TRUE(n.ok()) << n.status().ToString();
+  EXPECT_EQ(*n, first.size() + more.size());
+  auto a = fs_->GetAttr(ino);
+  ASSERT_TRUE(a.ok());
+  EXPECT_EQ(a->size, first.size() + more.size());
+  ASSERT_TRUE(fs_->Release(*r).ok());
+  std::vector<std::byte> want = first;
+  want.insert(want.end(), more.begin(), more.end());
+  EXPECT_EQ(ReadAll(ino), want);
 }
 
 TEST_F(FilesystemTest, OpenRefusesNonStoresAndLockedStores) {

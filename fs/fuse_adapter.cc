@@ -643,6 +643,14 @@ Status ServeMount(Filesystem& fs, const MountOptions& opts, std::function<void()
     return Status::Errno(EIO, "cannot mount at " + mnt + " (libfuse's message is above)");
   }
   spdlog::info("mounted {} at {}", opts.store, mnt);
+  // Drops the kernel's pages of a file that cached handles shared with
+  // direct writers (Filesystem::SetCacheInvalidator). It runs in a release
+  // handler, for which the kernel holds no lock (release is sent in the
+  // background), so the notification cannot deadlock against the request.
+  fs.SetCacheInvalidator([se](Ino ino) {
+    int rc = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
+    if (rc != 0 && rc != -ENOENT) spdlog::warn("invalidating the page cache of inode {}: {}", ino, strerror(-rc));
+  });
 
   // Readiness: the mount answers once a stat of the mountpoint reaches our
   // root (its st_dev changes). The stat blocks until the kernel's INIT
@@ -675,6 +683,7 @@ Status ServeMount(Filesystem& fs, const MountOptions& opts, std::function<void()
   int rc = fuse_session_loop_mt(se, cfg);
   fuse_loop_cfg_destroy(cfg);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  fs.SetCacheInvalidator(nullptr);
 
   stopping = true;
   spdlog::info("unmounting {}", mnt);

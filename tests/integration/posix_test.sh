@@ -127,6 +127,35 @@ os.close(w); os.close(r)
 with open(p, "rb") as fh:
     assert fh.read() == b"a" * 5000 + b"b" * 5000 + b"c" * 3000
 PY
+"$PY" - "$MNT" <<'PY'
+import mmap, os, sys
+d = sys.argv[1]
+# Save, then map at once (np.save + np.load(mmap_mode='r')): the writer's
+# release reaches the daemon after close() returns, so the reader often
+# joins a file that still has a direct handle. Its shared mapping must work
+# and show the saved bytes.
+for i in range(200):
+    p = os.path.join(d, "saved")
+    payload = os.urandom(65536)
+    with open(p, "wb") as f:
+        f.write(payload)
+    with open(p, "rb") as f:
+        m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+        assert m[:] == payload, i
+        m.close()
+# A reader that maps the file while a direct writer is still writing, then
+# sees what the writer wrote once it has closed.
+p = os.path.join(d, "mapped-while-written")
+w = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(w, b"x" * 8192)
+r = os.open(p, os.O_RDONLY)
+m = mmap.mmap(r, 8192, prot=mmap.PROT_READ)
+assert m[:8192] == b"x" * 8192
+os.pwrite(w, b"y" * 4096, 0)
+os.close(w)
+assert m[:4096] == b"y" * 4096, m[:16]
+m.close(); os.close(r)
+PY
 
 log "ln, ln -s, touch -d, chmod"
 echo data > "$MNT/orig"
