@@ -112,9 +112,9 @@ Status Unmount(const std::string& mnt, bool lazy) {
   return Status::Errno(EBUSY, "cannot unmount " + mnt + ": fusermount3 failed (message above)");
 }
 
-// A ckptfs mount whose daemon is gone. stat() alone cannot tell: with long
-// attribute timeouts the kernel answers it from cache even after the daemon
-// died. The store lock can: a live daemon holds it for as long as it runs.
+// stat() alone cannot tell: with long attribute timeouts the kernel answers
+// it from cache even after the daemon died. The store lock can: a live
+// daemon holds it for as long as it runs.
 bool DaemonIsDead(const std::string& mnt) {
   auto entry = FindMountAt(mnt);
   if (!entry || entry->fstype != kFsType) return false;
@@ -123,6 +123,13 @@ bool DaemonIsDead(const std::string& mnt) {
   if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) return false;
   ::flock(fd.get(), LOCK_UN);
   return true;
+}
+
+Status DeadMountError(const std::string& store, const std::string& mnt, const std::string& retry) {
+  return Status::Errno(ENOTCONN, "store " + store + " is still listed as mounted at " + mnt +
+                                     ", but its daemon is gone (killed?); run `ckptfs umount " + mnt +
+                                     "` to clear the dead mount, then " +
+                                     (retry.empty() ? "run this command again" : "`" + retry + "`"));
 }
 
 Status ClearStaleMount(const std::string& mnt, bool* cleared) {

@@ -30,6 +30,16 @@ std::optional<MountEntry> FindMountOfStore(const std::string& abs_store);
 // mountpoint and the cause (EBUSY: files are still open).
 Status Unmount(const std::string& mnt, bool lazy);
 
+// Whether `mnt` is a ckptfs mount whose daemon is gone (killed): its store
+// lock is free. stat() alone cannot tell, as the kernel may answer it from
+// cached attributes.
+bool DaemonIsDead(const std::string& mnt);
+
+// The error for a command that found `store` listed as mounted at `mnt`
+// although the daemon is gone: what happened and the command that clears it;
+// `retry` is the command to run next ("": this one again).
+Status DeadMountError(const std::string& store, const std::string& mnt, const std::string& retry);
+
 // If `mnt` is a dead FUSE mount (stat fails with ENOTCONN: its daemon was
 // killed), detaches it so a new mount can go there. *cleared says whether it did.
 Status ClearStaleMount(const std::string& mnt, bool* cleared);
