@@ -205,13 +205,25 @@ Result<InodeAttr> FilesystemImpl::SetAttr(Ino ino, const InodeAttr& values, uint
     CKPTFS_ASSIGN_OR_RETURN(InodeAttr cur, meta_->GetAttr(ino));
     if (S_ISDIR(cur.mode)) return Status::Errno(EISDIR, "truncate of a directory");
     if (!S_ISREG(cur.mode)) return Status::Errno(EINVAL, "truncate of a special file");
-    if (node) {
-      std::unique_lock<std::shared_mutex> l(node->mu);
-      CKPTFS_RETURN_IF_ERROR(node->data->Truncate(values.size));
-      node->last_write_ns = now;
-      CKPTFS_RETURN_IF_ERROR(Commit(*node));
-      mask &= ~kSetSize;
+    // Always through the open node, opened here if no handle has it: one
+    // written straight to the rows raced an open that had just read them,
+    // and that open's node then served (and, at its next commit, kept) the
+    // old size.
+    bool direct = false;
+    CKPTFS_ASSIGN_OR_RETURN(auto held, Acquire(ino, kInternalOpen, &direct));
+    Status st;
+    {
+      std::unique_lock<std::shared_mutex> l(held->mu);
+      st = held->data->Truncate(values.size);
+      if (st.ok()) {
+        held->last_write_ns = now;
+        st = Commit(*held);
+      }
     }
+    Status released = ReleaseNode(held, direct);
+    CKPTFS_RETURN_IF_ERROR(st);
+    CKPTFS_RETURN_IF_ERROR(released);
+    mask &= ~kSetSize;
     if (!(mask & kSetMtime)) {
       v.mtime_ns = now;
       mask |= kSetMtime;
@@ -370,12 +382,15 @@ Result<std::vector<std::pair<DirEntry, InodeAttr>>> FilesystemImpl::ReadDir(
 Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino ino, int flags,
                                                                           bool* direct) {
   std::lock_guard<std::mutex> l(open_mu_);
-  const bool write_only = (flags & O_ACCMODE) == O_WRONLY;
+  const bool internal = flags == kInternalOpen;
+  const bool write_only = !internal && (flags & O_ACCMODE) == O_WRONLY;
   if (auto it = open_.find(ino); it != open_.end()) {
     OpenInode& node = *it->second;
     node.opens++;
     *direct = node.direct_io && write_only;
-    if (*direct) {
+    if (internal) {
+      // no handle the kernel sees: its cache modes stay as they are
+    } else if (*direct) {
       node.direct_handles++;
     } else {
       node.direct_io = false;

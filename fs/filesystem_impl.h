@@ -109,7 +109,10 @@ class FilesystemImpl final : public Filesystem {
   };
 
   // Opens `ino` (the node already open, or a new one); *direct: whether
-  // this handle bypasses the kernel page cache.
+  // this handle bypasses the kernel page cache. `flags` are the open's, or
+  // kInternalOpen for a hold of our own (a truncate by path), which leaves
+  // the inode's cache modes alone.
+  static constexpr int kInternalOpen = -1;
   Result<std::shared_ptr<OpenInode>> Acquire(Ino ino, int flags, bool* direct);
   std::shared_ptr<OpenInode> FindOpen(Ino ino);  // nullptr when not open
   Status ReleaseNode(const std::shared_ptr<OpenInode>& node, bool direct);

@@ -602,6 +602,49 @@ TEST_F(FilesystemTest, OpenDuringTheLastReleaseSeesWhatItCommits) {
   EXPECT_EQ(ReadAll(ino), want);
 }
 
+// A truncate by path (no handle) used to write the size straight to the
+// rows. An open racing it could build its node from the rows just before,
+// serve the old size, and keep it at its next commit: the truncate was lost.
+TEST_F(FilesystemTest, TruncateByPathRacingOpensIsNeverLost) {
+  const Ino ino = MakeFile(kRootIno, "t", RandomBytes(65536, 21));
+  std::atomic<bool> stop{false};
+  std::atomic<int> open_errors{0};
+  auto opener = [&] {
+    while (!stop) {
+      auto fh = fs_->Open(ino, O_RDONLY);
+      if (!fh.ok()) {
+        ++open_errors;
+        continue;
+      }
+      std::vector<std::byte> one(1);
+      (void)fs_->Read(*fh, 0, one);
+      if (!fs_->Release(*fh).ok()) ++open_errors;
+    }
+  };
+  std::thread a(opener), b(opener);
+  int wrong = 0;
+  for (int i = 0; i < 3000 && wrong == 0; ++i) {
+    InodeAttr v;
+    v.size = 65536;
+    ASSERT_TRUE(fs_->SetAttr(ino, v, kSetSize, std::nullopt).ok());
+    v.size = 131072;
+    ASSERT_TRUE(fs_->SetAttr(ino, v, kSetSize, std::nullopt).ok());
+    auto attr = fs_->GetAttr(ino);
+    ASSERT_TRUE(attr.ok());
+    if (attr->size != 131072) ++wrong;
+  }
+  stop = true;
+  a.join();
+  b.join();
+  EXPECT_EQ(wrong, 0) << "a truncate to 131072 was not seen";
+  EXPECT_EQ(open_errors, 0);
+  Reopen();
+  auto after = fs_->GetAttr(ino);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->size, 131072u);
+  EXPECT_EQ(ReadAll(ino).size(), 131072u);
+}
+
 TEST_F(FilesystemTest, OpenRefusesNonStoresAndLockedStores) {
   StoreOptions so;
   auto second = Filesystem::Open(dir_.path() + "/store", so);
