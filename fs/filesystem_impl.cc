@@ -366,36 +366,36 @@ Result<std::vector<std::pair<DirEntry, InodeAttr>>> FilesystemImpl::ReadDir(
 
 // --- open files -------------------------------------------------------------
 
-// Kernel cache modes. A file whose first open is write-only is written
-// around the page cache (direct_io): the kernel copies the writer's buffer
-// straight into our request instead of through page-cache pages it then
-// keeps. Later write-only handles join that mode; a handle that may read
-// (O_RDONLY, O_RDWR) is always cached, because a shared mmap of a direct_io
-// handle fails (ENODEV) with this libfuse, and ends the mode for writers
-// that open after it. While direct and cached handles share an inode, a
-// cached reader's read() still sees every direct write (the write changes
-// the mtime, and with auto_inval_data the kernel drops the pages when it
-// sees that); what it has mmapped is dropped when the last direct handle
-// closes (invalidate_cache_). A direct first open drops what the kernel had
-// cached (no keep_cache), and a file that had direct writers is never
-// reopened with keep_cache.
+// Kernel cache modes. Write-only handles are direct (FUSE direct_io): the
+// kernel copies the writer's buffer straight into our request instead of
+// into page-cache pages it then keeps, and no write goes through the page
+// cache, where the kernel let a reader that follows a growing file (tail -f)
+// read zeros in place of bytes a cached write had just appended. Handles
+// that may read (O_RDONLY, O_RDWR) are cached: a shared mmap of a direct_io
+// handle fails (ENODEV) with this libfuse. While both kinds share an inode,
+// a cached reader's read() still sees every direct write (the write changes
+// the mtime, and with auto_inval_data the kernel drops the pages of a file
+// whose mtime changed); what it has mapped is dropped when the last direct
+// handle closes (invalidate_cache_). No open of an inode that has or had a
+// direct handle is given keep_cache.
 Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino ino, int flags,
                                                                           bool* direct) {
   std::lock_guard<std::mutex> l(open_mu_);
   const bool internal = flags == kInternalOpen;
-  const bool write_only = !internal && (flags & O_ACCMODE) == O_WRONLY;
+  *direct = !internal && options_.direct_writes && (flags & O_ACCMODE) == O_WRONLY;
   if (auto it = open_.find(ino); it != open_.end()) {
     OpenInode& node = *it->second;
-    node.opens++;
-    *direct = node.direct_io && write_only;
     if (internal) {
-      // no handle the kernel sees: its cache modes stay as they are
+      // a hold of our own: no handle the kernel sees
     } else if (*direct) {
+      if (node.opens > node.direct_handles) node.mixed = true;
       node.direct_handles++;
-    } else {
-      node.direct_io = false;
-      if (node.direct_handles > 0) node.cached_joined_direct = true;
+      node.had_direct = true;
+      node.keep_cache = false;
+    } else if (node.direct_handles > 0) {
+      node.mixed = true;
     }
+    node.opens++;
     return it->second;
   }
   CKPTFS_ASSIGN_OR_RETURN(InodeAttr a, meta_->GetAttr(ino));
@@ -409,11 +409,10 @@ Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino i
                         std::to_string(staging_seq_++);
   node->data = std::make_unique<FileData>(chunks_.get(), pool_.get(), env_, staging,
                                           config_.chunker, std::move(extents), a.size);
-  node->direct_io = *direct = options_.direct_writes && write_only;
-  node->had_direct = node->direct_io;
-  node->direct_handles = node->direct_io ? 1 : 0;
+  node->had_direct = *direct;
+  node->direct_handles = *direct ? 1 : 0;
   auto seen = seen_.find(ino);
-  node->keep_cache = !node->direct_io && seen != seen_.end() &&
+  node->keep_cache = !*direct && seen != seen_.end() &&
                      seen->second == std::make_pair(a.mtime_ns, a.size);
   open_.emplace(ino, node);
   return node;
@@ -424,9 +423,9 @@ Status FilesystemImpl::ReleaseNode(const std::shared_ptr<OpenInode>& node, bool 
   std::function<void(Ino)> invalidate;
   {
     std::lock_guard<std::mutex> l(open_mu_);
-    if (direct && --node->direct_handles == 0 && node->cached_joined_direct) {
+    if (direct && --node->direct_handles == 0 && node->mixed) {
       invalidate = invalidate_cache_;  // cached handles may have mapped pages written around
-      node->cached_joined_direct = false;
+      node->mixed = false;
     }
     last = --node->opens == 0;
   }

@@ -89,10 +89,9 @@ class FilesystemImpl final : public Filesystem {
     bool unlinked = false;         // guarded by open_mu_: delete at last release
     bool keep_cache = false;       // set at first open
     // Kernel cache modes (Acquire explains them); all guarded by open_mu_.
-    bool direct_io = false;        // write-only opens get direct handles
+    int direct_handles = 0;        // open write-only (direct_io) handles
     bool had_direct = false;       // some handle was direct: never keep_cache after
-    int direct_handles = 0;
-    bool cached_joined_direct = false;  // a cached handle opened while direct ones were open
+    bool mixed = false;            // cached and direct handles were open together
     bool retired = false;          // released, committed and out of open_
     int64_t last_write_ns = 0;     // guarded by mu
   };

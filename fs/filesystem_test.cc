@@ -474,12 +474,11 @@ TEST_F(FilesystemTest, GcOnAFullDiskDeletesDeadPacksBeforeCompacting) {
   EXPECT_TRUE(fsck->ok());
 }
 
-// Kernel cache modes (FilesystemImpl::Acquire): a write-only first open is
-// direct and so are write-only handles that join it; a handle that may read
-// is cached (a shared mmap of a direct handle fails) and ends direct mode for
-// later writers; when the last direct handle of an inode that cached
-// handles joined closes, the kernel's pages of it are dropped; and a file
-// that had direct writers is never reopened with keep_cache.
+// Kernel cache modes (FilesystemImpl::Acquire): write-only handles are
+// direct, handles that may read are cached (a shared mmap of a direct handle
+// fails); once an inode has a direct handle no open of it keeps the kernel's
+// cache; and when the last direct handle of an inode that also had cached
+// handles closes, the kernel's pages of it are dropped.
 TEST_F(FilesystemTest, CacheModesOfDirectWritersAndTheirReaders) {
   Reopen(nullptr, /*direct_writes=*/true);
   std::vector<Ino> invalidated;
@@ -493,6 +492,7 @@ TEST_F(FilesystemTest, CacheModesOfDirectWritersAndTheirReaders) {
     return fh.ok() ? *fh : FileHandle{0};
   };
   auto release = [&](FileHandle fh) { ASSERT_TRUE(fs_->Release(fh).ok()); };
+  EXPECT_TRUE(invalidated.empty()) << "no cached handle shared the file with its writer";
 
   // Read, close, read again: the second open may keep what the first cached.
   FileHandle r1 = open(O_RDONLY);
@@ -501,53 +501,45 @@ TEST_F(FilesystemTest, CacheModesOfDirectWritersAndTheirReaders) {
   release(r1);
   FileHandle r2 = open(O_RDONLY);
   EXPECT_TRUE(mode(r2).keep_cache);
-  // A writer that opens while a cached reader is open writes through the
-  // cache like it.
-  FileHandle w_cached = open(O_WRONLY);
-  EXPECT_FALSE(mode(w_cached).direct_io);
-  release(w_cached);
+  // A writer that joins a cached reader is direct all the same; the reader's
+  // mapped pages are dropped when it closes.
+  FileHandle w1 = open(O_WRONLY);
+  EXPECT_TRUE(mode(w1).direct_io);
+  EXPECT_FALSE(mode(w1).keep_cache);
+  ASSERT_TRUE(fs_->Write(w1, 0, ByteSpan(data.data() + 1, 10)).ok());
+  release(w1);
+  EXPECT_EQ(invalidated, std::vector<Ino>{ino});
   release(r2);
-  EXPECT_TRUE(invalidated.empty());
+  FileHandle r3 = open(O_RDONLY);
+  EXPECT_FALSE(mode(r3).keep_cache) << "written directly since the last cached open";
+  release(r3);
 
-  // A write-only first open goes direct and keeps nothing cached; a second
-  // writer joins it. A reader that joins is cached (it may mmap), and from
-  // then on new writers are cached too.
+  // Several direct writers and a reader that joins them: the pages are
+  // dropped once, when the last writer closes.
+  invalidated.clear();
   FileHandle w = open(O_WRONLY);
-  EXPECT_TRUE(mode(w).direct_io);
-  EXPECT_FALSE(mode(w).keep_cache);
   FileHandle w_joined = open(O_WRONLY | O_APPEND);
   EXPECT_TRUE(mode(w_joined).direct_io);
-  FileHandle r3 = open(O_RDONLY);
-  EXPECT_FALSE(mode(r3).direct_io);
-  EXPECT_FALSE(mode(r3).keep_cache);
-  FileHandle w_late = open(O_WRONLY);
-  EXPECT_FALSE(mode(w_late).direct_io);
-  ASSERT_TRUE(fs_->Write(w, 0, ByteSpan(data.data(), 10)).ok());
-  release(w_late);
-  release(w_joined);
-  EXPECT_TRUE(invalidated.empty()) << "a direct handle is still open";
-  release(w);  // the last direct handle: r3 may have mapped pages it wrote around
-  EXPECT_EQ(invalidated, std::vector<Ino>{ino});
-  release(r3);
   FileHandle r4 = open(O_RDONLY);
   EXPECT_FALSE(mode(r4).direct_io);
   EXPECT_FALSE(mode(r4).keep_cache);
+  FileHandle w_late = open(O_WRONLY);
+  EXPECT_TRUE(mode(w_late).direct_io);
+  release(w_late);
+  release(w_joined);
+  EXPECT_TRUE(invalidated.empty()) << "a direct handle is still open";
+  release(w);
+  EXPECT_EQ(invalidated, std::vector<Ino>{ino});
   release(r4);
 
-  // Direct writers alone: nothing cached to drop.
-  invalidated.clear();
-  FileHandle w2 = open(O_WRONLY);
-  EXPECT_TRUE(mode(w2).direct_io);
-  release(w2);
-  EXPECT_TRUE(invalidated.empty());
-
-  // Read-write opens, and every open without the option, use the cache.
+  // Read-write opens are cached (they may be mmapped), and without the
+  // option every open is.
   FileHandle rw = open(O_RDWR);
   EXPECT_FALSE(mode(rw).direct_io);
   release(rw);
   Reopen(nullptr, /*direct_writes=*/false);
   FileHandle w3 = open(O_WRONLY);
-  EXPECT_FALSE(mode(w3).direct_io);
+  EXPECT_FALSE(fs_->GetCacheMode(w3).direct_io);
   release(w3);
 }
 

@@ -157,6 +157,39 @@ assert m[:4096] == b"y" * 4096, m[:16]
 m.close(); os.close(r)
 PY
 
+log "a reader following a file that two writers append to (tail -f) reads only written bytes"
+"$PY" - "$MNT/followed" <<'PY'
+import os, sys, threading
+p = sys.argv[1]
+for round in range(3):
+    w1 = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o644)
+    r = os.open(p, os.O_RDONLY)
+    w2 = os.open(p, os.O_WRONLY | os.O_APPEND)
+    left = [2]
+    def write(fd, tag):
+        for i in range(6000):
+            os.write(fd, (f"{tag} {i:07d} " + tag * 80 + "\n").encode())
+        left[0] -= 1
+    ts = [threading.Thread(target=write, args=(w, t)) for w, t in ((w1, "A"), (w2, "B"))]
+    for t in ts: t.start()
+    got = bytearray()
+    while True:
+        d = os.read(r, 65536)
+        if d:
+            got += d
+        elif left[0] == 0:
+            d = os.read(r, 1 << 20)
+            if not d: break
+            got += d
+    for t in ts: t.join()
+    os.close(w1); os.close(w2); os.close(r)
+    final = open(p, "rb").read()
+    assert len(final) == 2 * 6000 * 91, len(final)
+    z = got.find(0)
+    assert z < 0, f"round {round}: the follower read {got.count(0)} NUL bytes, first at {z}"
+    assert bytes(got) == final, f"round {round}: the follower read other bytes than the file holds"
+PY
+
 log "ln, ln -s, touch -d, chmod"
 echo data > "$MNT/orig"
 ln "$MNT/orig" "$MNT/hard"
