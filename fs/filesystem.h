@@ -55,9 +55,9 @@ struct StoreOptions {
   // 32, 1.72-1.81 s at 64, 1.86-1.98 s at 128).
   uint32_t readahead_chunks = 64;
   bool read_only = false;
-  // A file first opened write-only is written around the kernel page cache
-  // (CacheMode().direct_io) until its last handle closes. The mount daemon
-  // turns this on unless the kernel's writeback cache is on.
+  // Write-only handles are written around the kernel page cache
+  // (CacheMode().direct_io; FilesystemImpl::Acquire says why). The mount
+  // daemon turns this on unless the kernel's writeback cache is on.
   bool direct_writes = false;
   // Background gc: once files holding about this many stored bytes have been
   // deleted (or a write hit ENOSPC), a gc runs on its own thread. 0: never

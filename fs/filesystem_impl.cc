@@ -209,7 +209,7 @@ Result<InodeAttr> FilesystemImpl::SetAttr(Ino ino, const InodeAttr& values, uint
     // written straight to the rows raced an open that had just read them,
     // and that open's node then served (and, at its next commit, kept) the
     // old size.
-    bool direct = false;
+    bool direct = false;  // an internal hold is never direct
     CKPTFS_ASSIGN_OR_RETURN(auto held, Acquire(ino, kInternalOpen, &direct));
     Status st;
     {
@@ -379,7 +379,7 @@ Result<std::vector<std::pair<DirEntry, InodeAttr>>> FilesystemImpl::ReadDir(
 // handle closes (invalidate_cache_). No open of an inode that has or had a
 // direct handle is given keep_cache.
 Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino ino, int flags,
-                                                                          bool* direct) {
+                                                                           bool* direct) {
   std::lock_guard<std::mutex> l(open_mu_);
   const bool internal = flags == kInternalOpen;
   *direct = !internal && options_.direct_writes && (flags & O_ACCMODE) == O_WRONLY;
@@ -412,8 +412,8 @@ Result<std::shared_ptr<FilesystemImpl::OpenInode>> FilesystemImpl::Acquire(Ino i
   node->had_direct = *direct;
   node->direct_handles = *direct ? 1 : 0;
   auto seen = seen_.find(ino);
-  node->keep_cache = !*direct && seen != seen_.end() &&
-                     seen->second == std::make_pair(a.mtime_ns, a.size);
+  node->keep_cache =
+      !*direct && seen != seen_.end() && seen->second == std::make_pair(a.mtime_ns, a.size);
   open_.emplace(ino, node);
   return node;
 }

@@ -142,7 +142,7 @@ class FilesystemImpl final : public Filesystem {
   std::mutex open_mu_;
   std::unordered_map<Ino, std::shared_ptr<OpenInode>> open_;  // guarded by open_mu_
   std::unordered_map<Ino, std::pair<int64_t, uint64_t>> seen_;  // mtime,size at last close
-  std::function<void(Ino)> invalidate_cache_;                    // guarded by open_mu_
+  std::function<void(Ino)> invalidate_cache_;                   // guarded by open_mu_
 
   std::mutex handles_mu_;
   std::unordered_map<FileHandle, std::unique_ptr<Handle>> handles_;  // guarded by handles_mu_

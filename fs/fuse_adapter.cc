@@ -649,7 +649,8 @@ Status ServeMount(Filesystem& fs, const MountOptions& opts, std::function<void()
   // background), so the notification cannot deadlock against the request.
   fs.SetCacheInvalidator([se](Ino ino) {
     int rc = fuse_lowlevel_notify_inval_inode(se, ino, 0, 0);
-    if (rc != 0 && rc != -ENOENT) spdlog::warn("invalidating the page cache of inode {}: {}", ino, strerror(-rc));
+    if (rc != 0 && rc != -ENOENT)
+      spdlog::warn("invalidating the page cache of inode {}: {}", ino, strerror(-rc));
   });
 
   // Readiness: the mount answers once a stat of the mountpoint reaches our

@@ -32,8 +32,8 @@ struct MountOptions {
   bool writeback_cache = false;
   // splice() for reads and writes through /dev/fuse. Off until measured.
   bool splice = false;
-  // Files first opened write-only bypass the page cache while open
-  // (StoreOptions::direct_writes). Ignored with writeback_cache, where the
+  // Write-only handles bypass the page cache (StoreOptions::direct_writes).
+  // Ignored with writeback_cache, where the
   // kernel must be able to read through a write-only handle.
   bool direct_writes = true;
   bool async_read = true;

@@ -196,11 +196,12 @@ Runner AddMount(CLI::App& app) {
   cmd->add_option("MOUNTPOINT", a->mountpoint, "Existing directory to mount on")->required();
   cmd->add_flag("-f,--foreground", a->foreground,
                 "Stay in the foreground (systemd Type=notify); log to stderr");
-  cmd->add_option("-o", a->options,
-                  "Mount options, comma-separated: ro, rw, allow_other, writeback_cache, "
-                  "no_direct_write, splice, no_readdirplus, sync_read, cache_size=SIZE, max_threads=N, "
-                  "max_idle_threads=N, timeout=SECONDS, debug; fstab's defaults, _netdev, "
-                  "noauto, nofail, user, x-* are accepted and ignored")
+  cmd->add_option(
+         "-o", a->options,
+         "Mount options, comma-separated: ro, rw, allow_other, writeback_cache, "
+         "no_direct_write, splice, no_readdirplus, sync_read, cache_size=SIZE, max_threads=N, "
+         "max_idle_threads=N, timeout=SECONDS, debug; fstab's defaults, _netdev, "
+         "noauto, nofail, user, x-* are accepted and ignored")
       ->allow_extra_args(false);
   cmd->add_option("--cache-size", a->cache_size, "Decompressed chunk cache (e.g. 512M)");
   cmd->add_option("--log-file", a->log_file,

@@ -126,10 +126,11 @@ bool DaemonIsDead(const std::string& mnt) {
 }
 
 Status DeadMountError(const std::string& store, const std::string& mnt, const std::string& retry) {
-  return Status::Errno(ENOTCONN, "store " + store + " is still listed as mounted at " + mnt +
-                                     ", but its daemon is gone (killed?); run `ckptfs umount " + mnt +
-                                     "` to clear the dead mount, then " +
-                                     (retry.empty() ? "run this command again" : "`" + retry + "`"));
+  return Status::Errno(ENOTCONN,
+                       "store " + store + " is still listed as mounted at " + mnt +
+                           ", but its daemon is gone (killed?); run `ckptfs umount " + mnt +
+                           "` to clear the dead mount, then " +
+                           (retry.empty() ? "run this command again" : "`" + retry + "`"));
 }
 
 Status ClearStaleMount(const std::string& mnt, bool* cleared) {

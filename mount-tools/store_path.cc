@@ -53,8 +53,7 @@ Result<StoreTarget> ResolveTarget(const std::string& arg) {
 
 Result<std::unique_ptr<Filesystem>> OpenStore(const std::string& store, bool read_only) {
   if (auto m = FindMountOfStore(store)) {
-    if (DaemonIsDead(m->mountpoint))
-      return DeadMountError(store, m->mountpoint, "");
+    if (DaemonIsDead(m->mountpoint)) return DeadMountError(store, m->mountpoint, "");
     return Status::Busy("store " + store + " is mounted at " + m->mountpoint +
                         "; work through the mountpoint, or `ckptfs umount " + m->mountpoint +
                         "` first");
